@@ -1,0 +1,113 @@
+"""Subcommands of `baton`. Each `add_*` registers one command; each `run_*` runs it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from collectors.errors import UnreadableInput
+from collectors.ingest import (
+    Parser,
+    ingest,
+    input_source_name,
+    open_input,
+    parse_cloudevent,
+    progress_printer,
+    read_records,
+)
+from collectors.store import Store, WriteCounts
+
+Subparsers = Any
+
+
+def parsers() -> dict[str, Parser]:
+    """Record formats `baton ingest` reads, by `--format` name."""
+    formats: dict[str, Parser] = {"cloudevents": parse_cloudevent}
+    try:
+        from collectors.formats import FORMATS
+    except ImportError:
+        return formats
+    formats.update(FORMATS)
+    return formats
+
+
+def add_ingest(commands: Subparsers) -> None:
+    p = commands.add_parser("ingest", help="import records from a file or stdin",
+                            description="Import records (JSON, JSON array or JSON lines).")
+    p.add_argument("--format", default="cloudevents", choices=sorted(parsers()),
+                   help="record format (default: cloudevents)")
+    p.add_argument("--source", help="name recorded for rejects (default: file:<name>)")
+    p.add_argument("file", help="file to read, or - for standard input")
+    p.set_defaults(run=run_ingest)
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    stream, name, size = open_input(args.file)
+    store = Store.open(args.store)
+    counts = ingest_file(store, stream, name, size, args.format,
+                         args.source or input_source_name(args.file))
+    print(f"accepted {counts.accepted}, duplicate {counts.duplicate}, "
+          f"rejected {counts.rejected}")
+    return 0
+
+
+def ingest_file(store: Store, stream: Any, name: str, size: int | None, format: str,
+                source: str) -> WriteCounts:
+    """The `baton ingest` pipeline, shared by the demo: run record, batches, rejects."""
+    run_id = store.start_run(source, format, name)
+    progress = progress_printer(stream, size, sys.stderr)
+    try:
+        counts = ingest(store, read_records(stream, name), source=source, format=format,
+                        parser=parsers()[format], run_id=run_id, progress=progress)
+    except UnicodeDecodeError:
+        raise UnreadableInput(f"{name} is not text; give a file of JSON or JSON lines") from None
+    finally:
+        if progress is not None:
+            sys.stderr.write("\n")
+    store.finish_run(run_id, counts)
+    if size == 0 or (counts == WriteCounts() and size is None):
+        print(f"baton: {name} is empty: nothing to ingest; check that the file was written",
+              file=sys.stderr)
+    for line in _reject_summary(counts):
+        print(line, file=sys.stderr)
+    return counts
+
+
+def _reject_summary(counts: WriteCounts) -> list[str]:
+    if not counts.rejected:
+        return []
+    return [f"baton: {counts.rejected} record(s) rejected and kept with their reasons; "
+            "see the Sources page or the rejects table"]
+
+
+def add_demo(commands: Subparsers) -> None:
+    p = commands.add_parser("demo", help="generate a sample week of lead journeys and load it",
+                            description="Generate a week of sample lead journeys as CloudEvents,"
+                            " ingest them into the store and show what was stored.")
+    p.add_argument("--leads", type=int, default=20000, help="leads to generate (default 20000)")
+    p.add_argument("--days", type=float, default=7.0, help="days of history (default 7)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.set_defaults(run=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from app.demo import run
+
+    return run(args)
+
+
+REGISTRY: list[Callable[[Subparsers], None]] = [add_ingest, add_demo]
+
+
+def register(add: Callable[[Subparsers], None]) -> Callable[[Subparsers], None]:
+    REGISTRY.append(add)
+    return add
+
+
+def out_path(args: argparse.Namespace, name: str) -> Path:
+    folder = Path("var")
+    folder.mkdir(exist_ok=True)
+    return folder / name

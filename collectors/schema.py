@@ -1,0 +1,236 @@
+"""The shared schema: a CloudEvents 1.0 envelope with Baton's extensions.
+
+Every collector turns its source's records into `Event`s and the store accepts only these.
+`parse_event` is the one strict validator (CloudEvents 1.0 JSON format); it raises
+`InvalidEvent` with one sentence saying what is wrong and how to fix it.
+Times are kept as integer microseconds since the Unix epoch (UTC), the store's unit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from collectors.errors import InvalidEvent
+
+MAX_EVENT_BYTES = 1024 * 1024
+SPECVERSION = "1.0"
+CONTEXT_ATTRIBUTES = frozenset(
+    {"id", "source", "type", "specversion", "time", "subject", "datacontenttype", "dataschema"}
+)
+BATON_EXTENSIONS = frozenset({"correlationid", "consentscope", "traceparent"})
+EXTENSION_NAME = re.compile(r"[a-z0-9]+")
+RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})?"
+)
+TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+INT32 = (-(2**31), 2**31 - 1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One CloudEvent in canonical form. `time_us` is when it happened (UTC microseconds);
+    `time_inferred` is True when the event carried no `time` and the receive time was used."""
+
+    id: str
+    source: str
+    type: str
+    time_us: int
+    time_inferred: bool = False
+    subject: str | None = None
+    datacontenttype: str | None = None
+    dataschema: str | None = None
+    data: Any = None
+    data_base64: str | None = None
+    correlationid: str | None = None
+    consentscope: str | None = None
+    traceparent: str | None = None
+    extensions: dict[str, str | int | bool] = field(default_factory=dict)
+
+    @property
+    def time(self) -> datetime:
+        return from_us(self.time_us)
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        """The event as a CloudEvents JSON object (the inverse of `parse_event`)."""
+        out: dict[str, Any] = {"specversion": SPECVERSION, "id": self.id, "source": self.source,
+                               "type": self.type}
+        if not self.time_inferred:
+            out["time"] = format_time(self.time_us)
+        for name in ("subject", "datacontenttype", "dataschema", "correlationid",
+                     "consentscope", "traceparent"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        out.update(self.extensions)
+        if self.data_base64 is not None:
+            out["data_base64"] = self.data_base64
+        elif self.data is not None:
+            out["data"] = self.data
+        return out
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the epoch for an aware datetime."""
+    return (moment - _EPOCH) // _US
+
+
+def from_us(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def format_time(micros: int) -> str:
+    """RFC 3339 in UTC with a `Z`, milliseconds kept when present."""
+    text = from_us(micros).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def parse_time(text: Any, what: str = "time") -> int:
+    """An RFC 3339 timestamp with offset -> epoch microseconds; InvalidEvent otherwise."""
+    if not isinstance(text, str):
+        raise InvalidEvent(f"'{what}' must be an RFC 3339 string, got {_show(text)}")
+    match = RFC3339.fullmatch(text)
+    if match is None:
+        raise InvalidEvent(
+            f"'{what}' {text!r} is not an RFC 3339 timestamp; "
+            "use the form 2026-01-01T12:00:00Z"
+        )
+    if match["offset"] is None:
+        raise InvalidEvent(
+            f"'{what}' {text!r} has no UTC offset; add 'Z' or an offset such as '+00:00'"
+        )
+    try:
+        moment = datetime.fromisoformat(text.upper())
+    except ValueError:
+        raise InvalidEvent(f"'{what}' {text!r} is not a real date and time") from None
+    return to_us(moment)
+
+
+def parse_event(obj: Any, received_us: int) -> Event:
+    """Validate one CloudEvents JSON object strictly and return the canonical `Event`."""
+    if not isinstance(obj, dict):
+        raise InvalidEvent(f"a CloudEvent must be a JSON object, got {_kind(obj)}")
+    values = {key: value for key, value in obj.items() if value is not None}
+    _check_required(values)
+    extensions = _extensions(values)
+    if "time" in values:
+        time_us, inferred = parse_time(values["time"]), False
+    else:
+        time_us, inferred = received_us, True
+    return Event(
+        id=values["id"],
+        source=values["source"],
+        type=values["type"],
+        time_us=time_us,
+        time_inferred=inferred,
+        subject=_optional_str(values, "subject"),
+        datacontenttype=_optional_str(values, "datacontenttype"),
+        dataschema=_optional_str(values, "dataschema"),
+        data=values.get("data"),
+        data_base64=_data_base64(values),
+        correlationid=_optional_str(values, "correlationid"),
+        consentscope=_optional_str(values, "consentscope"),
+        traceparent=_traceparent(values),
+        extensions=extensions,
+    )
+
+
+def parse_json_event(raw: bytes | str, received_us: int) -> Event:
+    """Parse one serialized CloudEvent (bytes or text), enforcing the 1 MiB limit."""
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEvent(
+            f"event is {size:,} bytes, over the 1 MiB limit; send large payloads by reference"
+        )
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"not valid JSON ({exc}); each record must be one JSON object") from None
+    return parse_event(obj, received_us)
+
+
+def _check_required(values: dict[str, Any]) -> None:
+    for name in ("id", "source", "specversion", "type"):
+        if name not in values:
+            raise InvalidEvent(f"required attribute '{name}' is missing; add it to the event")
+        if not isinstance(values[name], str) or not values[name]:
+            raise InvalidEvent(
+                f"attribute '{name}' must be a non-empty string, got {_show(values[name])}"
+            )
+    if values["specversion"] != SPECVERSION:
+        raise InvalidEvent(
+            f"specversion {values['specversion']!r} is not supported; Baton reads CloudEvents "
+            f"'{SPECVERSION}'"
+        )
+    if "data" in values and "data_base64" in values:
+        raise InvalidEvent("an event may carry 'data' or 'data_base64', not both; keep one")
+
+
+def _extensions(values: dict[str, Any]) -> dict[str, str | int | bool]:
+    out: dict[str, str | int | bool] = {}
+    for name, value in values.items():
+        if name in CONTEXT_ATTRIBUTES or name in BATON_EXTENSIONS or name in (
+            "data", "data_base64"
+        ):
+            continue
+        if not EXTENSION_NAME.fullmatch(name):
+            raise InvalidEvent(
+                f"unknown member {name!r} is not a valid extension name; extension names use "
+                "only lowercase letters and digits (move it into 'data' or rename it)"
+            )
+        if isinstance(value, bool) or isinstance(value, str):
+            out[name] = value
+        elif isinstance(value, int) and INT32[0] <= value <= INT32[1]:
+            out[name] = value
+        else:
+            raise InvalidEvent(
+                f"extension {name!r} must be a string, boolean or 32-bit integer, "
+                f"got {_show(value)}"
+            )
+    return out
+
+
+def _optional_str(values: dict[str, Any], name: str) -> str | None:
+    value = values.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise InvalidEvent(f"attribute '{name}' must be a string, got {_show(value)}")
+
+
+def _data_base64(values: dict[str, Any]) -> str | None:
+    value = _optional_str(values, "data_base64")
+    if value is None:
+        return None
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidEvent("'data_base64' is not valid base64; encode the bytes with base64")
+    return value
+
+
+def _traceparent(values: dict[str, Any]) -> str | None:
+    value = _optional_str(values, "traceparent")
+    if value is not None and not TRACEPARENT.fullmatch(value):
+        raise InvalidEvent(
+            f"traceparent {value!r} is not W3C trace context; expected "
+            "00-<32 hex trace id>-<16 hex span id>-<2 hex flags>"
+        )
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {list: "a JSON array", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _show(value: Any) -> str:
+    text = orjson.dumps(value).decode() if not isinstance(value, bytes) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,295 @@
+"""The metrics store: opening (with migrations), bulk idempotent writes, cursors, lookups.
+
+`Store.open(url)` accepts any SQLAlchemy URL; SQLite (the default, WAL mode) and PostgreSQL
+(`postgresql+psycopg://…`) are supported. The schema is created and migrated by Alembic on
+first use. Writes are idempotent: an event whose `source` + `id` is already stored is counted
+as a duplicate and left alone (`ON CONFLICT DO NOTHING`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from collectors.errors import StoreUnavailable
+from collectors.schema import Event
+from collectors.tables import cursors, events, ingest_runs, rejects, source_status
+
+DEFAULT_URL = "sqlite:///var/baton.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A record that failed validation, kept with where it came from and why."""
+
+    source: str
+    format: str
+    location: str
+    reason: str
+    raw: str
+    received_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCounts:
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+
+    def __add__(self, other: WriteCounts) -> WriteCounts:
+        return WriteCounts(self.accepted + other.accepted, self.duplicate + other.duplicate,
+                           self.rejected + other.rejected)
+
+
+class Store:
+    """The metrics store behind one SQLAlchemy `Engine`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._insert_events = _insert_ignore(self.dialect, events)
+
+    @classmethod
+    def open(cls, url: str = DEFAULT_URL, *, migrate: bool = True) -> Store:
+        """Open (and on first use create) the store at `url`; StoreUnavailable if it can't."""
+        engine = _create_engine(url)
+        store = cls(engine)
+        if migrate:
+            store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (no-op when it is current)."""
+        try:
+            with self.engine.begin() as conn:
+                if _current_revision(conn) != _head_revision():
+                    config = Config()
+                    config.set_main_option("script_location", str(MIGRATIONS))
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, "head")
+        except OperationalError as exc:
+            raise StoreUnavailable(_unavailable(self.engine.url, exc)) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- writes ---
+
+    def write_events(self, batch: Sequence[Event], run_id: int | None = None,
+                     conn: Connection | None = None) -> WriteCounts:
+        """Store a batch in one transaction; returns accepted / duplicate counts."""
+        if not batch:
+            return WriteCounts()
+        received = now_us()
+        rows = [_event_row(e, received, run_id) for e in batch]
+        if conn is None:
+            with self.engine.begin() as own:
+                stored = self._insert_rows(own, rows)
+        else:
+            stored = self._insert_rows(conn, rows)
+        return WriteCounts(accepted=stored, duplicate=len(rows) - stored)
+
+    def _insert_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+        if self.dialect == "sqlite":
+            return conn.execute(self._insert_events, rows).rowcount
+        result = conn.execute(self._insert_events.returning(events.c.seq), rows)
+        return len(result.all())
+
+    def write_rejects(self, batch: Iterable[Reject], run_id: int | None = None,
+                      conn: Connection | None = None) -> int:
+        rows = [{"source": r.source, "format": r.format, "location": r.location,
+                 "reason": r.reason, "raw": r.raw, "received_us": r.received_us,
+                 "run_id": run_id} for r in batch]
+        if rows:
+            if conn is None:
+                with self.engine.begin() as own:
+                    own.execute(insert(rejects), rows)
+            else:
+                conn.execute(insert(rejects), rows)
+        return len(rows)
+
+    def start_run(self, source: str, format: str, input: str | None) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(ingest_runs).values(
+                source=source, format=format, input=input, started_us=now_us(),
+                accepted=0, duplicate=0, rejected=0))
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, counts: WriteCounts) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(ingest_runs).where(ingest_runs.c.id == run_id).values(
+                finished_us=now_us(), accepted=counts.accepted, duplicate=counts.duplicate,
+                rejected=counts.rejected))
+
+    def record_source(self, source: str, kind: str, counts: WriteCounts,
+                      error: str | None = None, newest_event_us: int | None = None) -> None:
+        """Update a source's status row (Sources page): last success or last error, counts."""
+        now = now_us()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(source_status).where(
+                source_status.c.source == source)).mappings().first()
+            values: dict[str, Any] = {"kind": kind, "last_attempt_us": now}
+            if error is None:
+                values["last_success_us"] = now
+            else:
+                values.update(last_error=error, last_error_us=now)
+            if newest_event_us is not None:
+                newest = max(newest_event_us, (row or {}).get("newest_event_us") or 0)
+                values.update(newest_event_us=newest, lag_s=(now - newest) / 1e6)
+            for name in ("accepted", "duplicate", "rejected"):
+                values[name] = ((row or {}).get(name) or 0) + getattr(counts, name)
+            if row is None:
+                conn.execute(insert(source_status).values(source=source, **values))
+            else:
+                conn.execute(update(source_status).where(
+                    source_status.c.source == source).values(**values))
+
+    # --- cursors (watermarks, offsets, engine progress) ---
+
+    def get_cursor(self, name: str, conn: Connection | None = None) -> str | None:
+        query = select(cursors.c.value).where(cursors.c.name == name)
+        if conn is not None:
+            return conn.execute(query).scalar()
+        with self.engine.connect() as own:
+            return own.execute(query).scalar()
+
+    def set_cursor(self, name: str, value: str, conn: Connection | None = None) -> None:
+        stmt = _upsert(self.dialect, cursors, {"name": name, "value": value,
+                                               "updated_us": now_us()}, ["name"])
+        if conn is not None:
+            conn.execute(stmt)
+            return
+        with self.engine.begin() as own:
+            own.execute(stmt)
+
+    # --- reads ---
+
+    def count(self, table: Any) -> int:
+        from sqlalchemy import func
+
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+
+    def journey_events(self, key: str, attribute: str = "correlationid") -> list[dict[str, Any]]:
+        """Every stored event whose envelope `attribute` equals `key`, oldest first."""
+        column = events.c[attribute]
+        query = select(events).where(column == key).order_by(events.c.time_us, events.c.seq)
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def _event_row(e: Event, received_us: int, run_id: int | None) -> dict[str, Any]:
+    return {
+        "source": e.source, "event_id": e.id, "type": e.type, "time_us": e.time_us,
+        "time_inferred": e.time_inferred, "subject": e.subject,
+        "correlationid": e.correlationid, "consentscope": e.consentscope,
+        "traceparent": e.traceparent, "datacontenttype": e.datacontenttype,
+        "dataschema": e.dataschema,
+        "data": None if e.data is None else orjson.dumps(e.data).decode(),
+        "data_base64": e.data_base64,
+        "extensions": orjson.dumps(e.extensions).decode() if e.extensions else None,
+        "received_us": received_us, "run_id": run_id,
+    }
+
+
+def _insert_ignore(dialect: str, table: Any) -> Any:
+    if dialect == "sqlite":
+        return sqlite_insert(table).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing()
+    raise StoreUnavailable(
+        f"the {dialect} database is not supported as a store; use SQLite or PostgreSQL"
+    )
+
+
+def _upsert(dialect: str, table: Any, values: dict[str, Any], keys: list[str]) -> Any:
+    stmt = (sqlite_insert if dialect == "sqlite" else pg_insert)(table).values(**values)
+    changes = {k: v for k, v in values.items() if k not in keys}
+    return stmt.on_conflict_do_update(index_elements=keys, set_=changes)
+
+
+def upsert(store: Store, table: Any, values: dict[str, Any], keys: list[str]) -> Any:
+    """An INSERT … ON CONFLICT DO UPDATE statement for `store`'s dialect."""
+    return _upsert(store.dialect, table, values, keys)
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreUnavailable(
+            f"store URL {url!r} is not a database URL; use e.g. sqlite:///var/baton.db or "
+            "postgresql+psycopg://user@host/db"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreUnavailable(
+            f"store URL {url!r} names {parsed.get_backend_name()!r}; Baton stores in SQLite "
+            "or PostgreSQL (postgresql+psycopg://…)"
+        )
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot create the folder {str(folder)!r} for the SQLite store: "
+                f"{exc.strerror}; pick a writable path with --store"
+            ) from None
+    try:
+        engine = create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise StoreUnavailable(f"cannot open store {url!r}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
+def _current_revision(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+_HEAD: list[str] = []
+
+
+def _head_revision() -> str | None:
+    if not _HEAD:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        _HEAD.append(ScriptDirectory.from_config(config).get_current_head() or "")
+    return _HEAD[0] or None
+
+
+def _unavailable(url: Any, exc: OperationalError) -> str:
+    shown = url.render_as_string(hide_password=True)
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    return (f"cannot open the store at {shown}: {detail}; check the URL (--store or "
+            "BATON_STORE_URL) and that the database is running")

@@ -1,0 +1,210 @@
+"""The metrics store's tables (SQLAlchemy Core), one `MetaData` for every layer.
+
+Times are BIGINT microseconds since the Unix epoch (UTC): one unit on SQLite and PostgreSQL,
+cheap to index and to subtract. JSON payloads are stored as text.
+The Alembic migrations in `collectors/migrations` create exactly these tables; a test keeps
+them in step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (auto-increment).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("source", String, nullable=False),
+    Column("event_id", String, nullable=False),
+    Column("type", String, nullable=False),
+    Column("time_us", BigInteger, nullable=False),
+    Column("time_inferred", Boolean, nullable=False, default=False),
+    Column("subject", String),
+    Column("correlationid", String),
+    Column("consentscope", String),
+    Column("traceparent", String),
+    Column("datacontenttype", String),
+    Column("dataschema", String),
+    Column("data", Text, doc="JSON text of `data`"),
+    Column("data_base64", Text),
+    Column("extensions", Text, doc="JSON object of other extension attributes"),
+    Column("received_us", BigInteger, nullable=False),
+    Column("run_id", BigInteger),
+    UniqueConstraint("source", "event_id", name="uq_events_source_id"),
+    Index("ix_events_correlation_time", "correlationid", "time_us"),
+    Index("ix_events_type_time", "type", "time_us"),
+)
+
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String, nullable=False),
+    Column("format", String, nullable=False),
+    Column("location", String, doc="where the record was: file:line, queue, endpoint"),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("received_us", BigInteger, nullable=False),
+    Column("run_id", BigInteger),
+    Index("ix_rejects_source_received", "source", "received_us"),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String, nullable=False),
+    Column("format", String, nullable=False),
+    Column("input", String),
+    Column("started_us", BigInteger, nullable=False),
+    Column("finished_us", BigInteger),
+    Column("accepted", BigInteger, nullable=False, default=0),
+    Column("duplicate", BigInteger, nullable=False, default=0),
+    Column("rejected", BigInteger, nullable=False, default=0),
+    Index("ix_ingest_runs_source_started", "source", "started_us"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+source_status = Table(
+    "source_status",
+    metadata,
+    Column("source", String, primary_key=True),
+    Column("kind", String),
+    Column("last_attempt_us", BigInteger),
+    Column("last_success_us", BigInteger),
+    Column("last_error", Text),
+    Column("last_error_us", BigInteger),
+    Column("newest_event_us", BigInteger),
+    Column("lag_s", Float),
+    Column("accepted", BigInteger, nullable=False, default=0),
+    Column("duplicate", BigInteger, nullable=False, default=0),
+    Column("rejected", BigInteger, nullable=False, default=0),
+)
+
+spans = Table(
+    "spans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("trace_id", String, nullable=False),
+    Column("span_id", String, nullable=False),
+    Column("parent_span_id", String),
+    Column("name", String, nullable=False),
+    Column("service", String),
+    Column("kind", Integer),
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=False),
+    Column("status_code", Integer),
+    Column("status_message", Text),
+    Column("attributes", Text),
+    Column("correlationid", String),
+    Column("source", String),
+    Column("received_us", BigInteger, nullable=False),
+    UniqueConstraint("trace_id", "span_id", name="uq_spans_trace_span"),
+    Index("ix_spans_correlation", "correlationid", "start_us"),
+)
+
+# --- derived by the SLA engine (rebuildable from `events`) ---
+
+journey_stages = Table(
+    "journey_stages",
+    metadata,
+    Column("journey", String, primary_key=True),
+    Column("jkey", String, primary_key=True),
+    Column("stage", String, primary_key=True),
+    Column("first_us", BigInteger, nullable=False, doc="time of the stage's first event"),
+    Index("ix_journey_stages_stage_time", "journey", "stage", "first_us", "jkey"),
+)
+
+journey_attrs = Table(
+    "journey_attrs",
+    metadata,
+    Column("journey", String, primary_key=True),
+    Column("jkey", String, primary_key=True),
+    Column("name", String, primary_key=True),
+    Column("time_us", BigInteger, primary_key=True),
+    Column("source", String, primary_key=True),
+    Column("event_id", String, primary_key=True),
+    Column("value", Text, nullable=False, doc="the attribute's value as compact JSON"),
+    Column("until_us", BigInteger, doc="time of the next value of this attribute, if any"),
+)
+
+sla_results = Table(
+    "sla_results",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sla", String, nullable=False),
+    Column("evaluated_at_us", BigInteger, nullable=False),
+    Column("team", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("window_s", BigInteger, nullable=False),
+    Column("objective", Float, nullable=False),
+    Column("good", BigInteger, nullable=False),
+    Column("bad", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("sli", Float),
+    Column("budget_remaining", Float),
+    Column("burn_1h", Float),
+    Column("burn_6h", Float),
+    Column("status", String, nullable=False),
+    Column("p50_s", Float),
+    Column("p95_s", Float),
+    Column("p99_s", Float),
+    Column("computed_us", BigInteger, nullable=False),
+    UniqueConstraint("sla", "evaluated_at_us", name="uq_sla_results_sla_at"),
+    Index("ix_sla_results_at", "evaluated_at_us"),
+)
+
+breaches = Table(
+    "breaches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sla", String, nullable=False),
+    Column("team", String, nullable=False),
+    Column("severity", String, nullable=False),
+    Column("opened_at_us", BigInteger, nullable=False),
+    Column("closed_at_us", BigInteger),
+    Column("last_seen_us", BigInteger, nullable=False),
+    Column("worst_sli", Float),
+    Column("stalled_stage", String),
+    Column("stalled_owner", String),
+    Column("stalled_count", BigInteger),
+    Index("ix_breaches_sla_open", "sla", "closed_at_us"),
+    Index("ix_breaches_opened", "opened_at_us"),
+)
+
+sla_versions = Table(
+    "sla_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("file", String, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("author", String, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("diff", Text),
+    Column("message", Text),
+    Index("ix_sla_versions_file", "file", "created_us"),
+)

@@ -13,9 +13,8 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from itertools import chain
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import ijson
 import orjson
@@ -29,8 +28,7 @@ Parser = Callable[[Any, int], Sequence[Event]]
 Progress = Callable[[int], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One raw record and where it was found. `value` is parsed JSON, or the error text."""
 
     location: str
@@ -145,8 +143,8 @@ def ingest(store: Store, records: Iterator[Record], *, source: str, format: str,
     total = WriteCounts()
     batch: list[Event] = []
     bad: list[Reject] = []
+    received = now_us()
     for count, record in enumerate(records, start=1):
-        received = now_us()
         if record.error is None:
             try:
                 batch.extend(parser(record.value, received))
@@ -156,7 +154,7 @@ def ingest(store: Store, records: Iterator[Record], *, source: str, format: str,
             bad.append(_reject(record, source, format, record.error, received))
         if len(batch) >= BATCH_SIZE or len(bad) >= BATCH_SIZE:
             total += _flush(store, batch, bad, run_id)
-            batch, bad = [], []
+            batch, bad, received = [], [], now_us()
             if progress is not None:
                 progress(count)
     return total + _flush(store, batch, bad, run_id)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -25,6 +26,8 @@ CONTEXT_ATTRIBUTES = frozenset(
     {"id", "source", "type", "specversion", "time", "subject", "datacontenttype", "dataschema"}
 )
 BATON_EXTENSIONS = frozenset({"correlationid", "consentscope", "traceparent"})
+KNOWN_MEMBERS = CONTEXT_ATTRIBUTES | BATON_EXTENSIONS | {"data", "data_base64"}
+OPTIONAL_STRINGS = ("subject", "datacontenttype", "dataschema", "correlationid", "consentscope")
 EXTENSION_NAME = re.compile(r"[a-z0-9]+")
 RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})?"
@@ -32,13 +35,15 @@ RFC3339 = re.compile(
 TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 INT32 = (-(2**31), 2**31 - 1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One CloudEvent in canonical form. `time_us` is when it happened (UTC microseconds);
-    `time_inferred` is True when the event carried no `time` and the receive time was used."""
+NO_EXTENSIONS: Mapping[str, str | int | bool] = MappingProxyType({})
+
+
+class Event(NamedTuple):
+    """One CloudEvent in canonical form (immutable). `time_us` is when it happened (UTC
+    microseconds); `time_inferred` is True when the event carried no `time` and the receive
+    time was used instead. A NamedTuple: ingest builds millions of these."""
 
     id: str
     source: str
@@ -53,7 +58,7 @@ class Event:
     correlationid: str | None = None
     consentscope: str | None = None
     traceparent: str | None = None
-    extensions: dict[str, str | int | bool] = field(default_factory=dict)
+    extensions: Mapping[str, str | int | bool] = NO_EXTENSIONS
 
     @property
     def time(self) -> datetime:
@@ -80,7 +85,8 @@ class Event:
 
 def to_us(moment: datetime) -> int:
     """Microseconds since the epoch for an aware datetime."""
-    return (moment - _EPOCH) // _US
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_us(micros: int) -> datetime:
@@ -116,31 +122,29 @@ def parse_time(text: Any, what: str = "time") -> int:
 
 def parse_event(obj: Any, received_us: int) -> Event:
     """Validate one CloudEvents JSON object strictly and return the canonical `Event`."""
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         raise InvalidEvent(f"a CloudEvent must be a JSON object, got {_kind(obj)}")
-    values = {key: value for key, value in obj.items() if value is not None}
-    _check_required(values)
-    extensions = _extensions(values)
-    if "time" in values:
-        time_us, inferred = parse_time(values["time"]), False
-    else:
+    get = obj.get
+    event_id, source, etype = get("id"), get("source"), get("type")
+    if not (type(event_id) is str and event_id and type(source) is str and source
+            and type(etype) is str and etype and get("specversion") == SPECVERSION):
+        _check_required(obj)
+    if get("data") is not None and get("data_base64") is not None:
+        raise InvalidEvent("an event may carry 'data' or 'data_base64', not both; keep one")
+    others = obj.keys() - KNOWN_MEMBERS
+    extensions = _extensions(obj, others) if others else NO_EXTENSIONS
+    moment = get("time")
+    if moment is None:
         time_us, inferred = received_us, True
-    return Event(
-        id=values["id"],
-        source=values["source"],
-        type=values["type"],
-        time_us=time_us,
-        time_inferred=inferred,
-        subject=_optional_str(values, "subject"),
-        datacontenttype=_optional_str(values, "datacontenttype"),
-        dataschema=_optional_str(values, "dataschema"),
-        data=values.get("data"),
-        data_base64=_data_base64(values),
-        correlationid=_optional_str(values, "correlationid"),
-        consentscope=_optional_str(values, "consentscope"),
-        traceparent=_traceparent(values),
-        extensions=extensions,
-    )
+    else:
+        time_us, inferred = parse_time(moment), False
+    for name in OPTIONAL_STRINGS:
+        value = get(name)
+        if value is not None and type(value) is not str:
+            raise InvalidEvent(f"attribute '{name}' must be a string, got {_show(value)}")
+    return Event(event_id, source, etype, time_us, inferred, get("subject"),
+                 get("datacontenttype"), get("dataschema"), get("data"), _data_base64(obj),
+                 get("correlationid"), get("consentscope"), _traceparent(obj), extensions)
 
 
 def parse_json_event(raw: bytes | str, received_us: int) -> Event:
@@ -159,7 +163,7 @@ def parse_json_event(raw: bytes | str, received_us: int) -> Event:
 
 def _check_required(values: dict[str, Any]) -> None:
     for name in ("id", "source", "specversion", "type"):
-        if name not in values:
+        if values.get(name) is None:
             raise InvalidEvent(f"required attribute '{name}' is missing; add it to the event")
         if not isinstance(values[name], str) or not values[name]:
             raise InvalidEvent(
@@ -170,16 +174,13 @@ def _check_required(values: dict[str, Any]) -> None:
             f"specversion {values['specversion']!r} is not supported; Baton reads CloudEvents "
             f"'{SPECVERSION}'"
         )
-    if "data" in values and "data_base64" in values:
-        raise InvalidEvent("an event may carry 'data' or 'data_base64', not both; keep one")
 
 
-def _extensions(values: dict[str, Any]) -> dict[str, str | int | bool]:
+def _extensions(values: dict[str, Any], names: set[str]) -> dict[str, str | int | bool]:
     out: dict[str, str | int | bool] = {}
-    for name, value in values.items():
-        if name in CONTEXT_ATTRIBUTES or name in BATON_EXTENSIONS or name in (
-            "data", "data_base64"
-        ):
+    for name in sorted(names):
+        value = values[name]
+        if value is None:
             continue
         if not EXTENSION_NAME.fullmatch(name):
             raise InvalidEvent(
@@ -198,17 +199,12 @@ def _extensions(values: dict[str, Any]) -> dict[str, str | int | bool]:
     return out
 
 
-def _optional_str(values: dict[str, Any], name: str) -> str | None:
-    value = values.get(name)
-    if value is None or isinstance(value, str):
-        return value
-    raise InvalidEvent(f"attribute '{name}' must be a string, got {_show(value)}")
-
-
 def _data_base64(values: dict[str, Any]) -> str | None:
-    value = _optional_str(values, "data_base64")
+    value = values.get("data_base64")
     if value is None:
         return None
+    if type(value) is not str:
+        raise InvalidEvent(f"'data_base64' must be a base64 string, got {_show(value)}")
     try:
         base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
@@ -217,8 +213,8 @@ def _data_base64(values: dict[str, Any]) -> str | None:
 
 
 def _traceparent(values: dict[str, Any]) -> str | None:
-    value = _optional_str(values, "traceparent")
-    if value is not None and not TRACEPARENT.fullmatch(value):
+    value = values.get("traceparent")
+    if value is not None and not (type(value) is str and TRACEPARENT.fullmatch(value)):
         raise InvalidEvent(
             f"traceparent {value!r} is not W3C trace context; expected "
             "00-<32 hex trace id>-<16 hex span id>-<2 hex flags>"

@@ -67,6 +67,8 @@ class Store:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._insert_events = _insert_ignore(self.dialect, events)
+        self._insert_sql = str(self._insert_events.compile(
+            dialect=engine.dialect, column_keys=EVENT_COLUMNS))
 
     @classmethod
     def open(cls, url: str = DEFAULT_URL, *, migrate: bool = True) -> Store:
@@ -100,7 +102,7 @@ class Store:
         if not batch:
             return WriteCounts()
         received = now_us()
-        rows = [_event_row(e, received, run_id) for e in batch]
+        rows = [event_row(e, received, run_id) for e in batch]
         if conn is None:
             with self.engine.begin() as own:
                 stored = self._insert_rows(own, rows)
@@ -108,11 +110,12 @@ class Store:
             stored = self._insert_rows(conn, rows)
         return WriteCounts(accepted=stored, duplicate=len(rows) - stored)
 
-    def _insert_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+    def _insert_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
         if self.dialect == "sqlite":
-            return conn.execute(self._insert_events, rows).rowcount
-        result = conn.execute(self._insert_events.returning(events.c.seq), rows)
-        return len(result.all())
+            # the driver's executemany on a compiled statement: no per-row SQLAlchemy work
+            return conn.exec_driver_sql(self._insert_sql, rows).rowcount  # type: ignore[arg-type]
+        named = [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in rows]
+        return len(conn.execute(self._insert_events.returning(events.c.seq), named).all())
 
     def write_rejects(self, batch: Iterable[Reject], run_id: int | None = None,
                       conn: Connection | None = None) -> int:
@@ -197,18 +200,17 @@ class Store:
             return [dict(row) for row in conn.execute(query).mappings()]
 
 
-def _event_row(e: Event, received_us: int, run_id: int | None) -> dict[str, Any]:
-    return {
-        "source": e.source, "event_id": e.id, "type": e.type, "time_us": e.time_us,
-        "time_inferred": e.time_inferred, "subject": e.subject,
-        "correlationid": e.correlationid, "consentscope": e.consentscope,
-        "traceparent": e.traceparent, "datacontenttype": e.datacontenttype,
-        "dataschema": e.dataschema,
-        "data": None if e.data is None else orjson.dumps(e.data).decode(),
-        "data_base64": e.data_base64,
-        "extensions": orjson.dumps(e.extensions).decode() if e.extensions else None,
-        "received_us": received_us, "run_id": run_id,
-    }
+EVENT_COLUMNS = ["source", "event_id", "type", "time_us", "time_inferred", "subject",
+                 "correlationid", "consentscope", "traceparent", "datacontenttype",
+                 "dataschema", "data", "data_base64", "extensions", "received_us", "run_id"]
+
+
+def event_row(e: Event, received_us: int, run_id: int | None) -> tuple[Any, ...]:
+    """An event as a row of the `events` table, in EVENT_COLUMNS order."""
+    return (e.source, e.id, e.type, e.time_us, e.time_inferred, e.subject, e.correlationid,
+            e.consentscope, e.traceparent, e.datacontenttype, e.dataschema,
+            None if e.data is None else orjson.dumps(e.data).decode(), e.data_base64,
+            orjson.dumps(dict(e.extensions)).decode() if e.extensions else None, received_us, run_id)
 
 
 def _insert_ignore(dialect: str, table: Any) -> Any:

@@ -208,7 +208,8 @@ def _data_base64(values: dict[str, Any]) -> str | None:
     try:
         base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidEvent("'data_base64' is not valid base64; encode the bytes with base64")
+        raise InvalidEvent(
+            "'data_base64' is not valid base64; encode the bytes with base64") from None
     return value
 
 

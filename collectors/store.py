@@ -210,7 +210,8 @@ def event_row(e: Event, received_us: int, run_id: int | None) -> tuple[Any, ...]
     return (e.source, e.id, e.type, e.time_us, e.time_inferred, e.subject, e.correlationid,
             e.consentscope, e.traceparent, e.datacontenttype, e.dataschema,
             None if e.data is None else orjson.dumps(e.data).decode(), e.data_base64,
-            orjson.dumps(dict(e.extensions)).decode() if e.extensions else None, received_us, run_id)
+            orjson.dumps(dict(e.extensions)).decode() if e.extensions else None,
+            received_us, run_id)
 
 
 def _insert_ignore(dialect: str, table: Any) -> Any:

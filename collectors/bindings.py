@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
@@ -137,7 +136,7 @@ def with_key(events: list[Event], key_paths: Sequence[str] | None) -> list[Event
     for event in events:
         if event.correlationid is None:
             key = journey_key(event.to_cloudevent(), key_paths)
-            event = replace(event, correlationid=key) if key else event
+            event = event._replace(correlationid=key) if key else event
         out.append(event)
     return out
 

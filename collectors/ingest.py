@@ -153,18 +153,21 @@ def ingest(store: Store, records: Iterator[Record], *, source: str, format: str,
         else:
             bad.append(_reject(record, source, format, record.error, received))
         if len(batch) >= BATCH_SIZE or len(bad) >= BATCH_SIZE:
-            total += _flush(store, batch, bad, run_id)
+            total += _flush(store, batch, bad, run_id, parser)
             batch, bad, received = [], [], now_us()
             if progress is not None:
                 progress(count)
-    return total + _flush(store, batch, bad, run_id)
+    return total + _flush(store, batch, bad, run_id, parser)
 
 
-def _flush(store: Store, batch: list[Event], bad: list[Reject], run_id: int | None
-           ) -> WriteCounts:
+def _flush(store: Store, batch: list[Event], bad: list[Reject], run_id: int | None,
+           parser: Parser | None = None) -> WriteCounts:
     with store.engine.begin() as conn:
         counts = store.write_events(batch, run_id, conn=conn)
         rejected = store.write_rejects(bad, run_id, conn=conn)
+        flush = getattr(parser, "flush", None)
+        if flush is not None:  # a parser that keeps rows of its own (OTLP spans) writes them
+            rejected += flush(store, conn)
     return WriteCounts(counts.accepted, counts.duplicate, rejected)
 
 

@@ -1,0 +1,137 @@
+"""Kong gateway: file-log tailing (restart, rotation, truncation) and log-entry mapping."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from app.cli import main
+from collectors.gateway import kong_file_tail, parse_kong
+from collectors.runner import drain
+from collectors.sources import KongSource, Rule, default_map
+from collectors.store import Store
+from collectors.tables import events, rejects, source_status
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LEAD_INTAKE = (Rule(type="gateway.request.accepted",
+                    when={"route.name": "lead-intake", "response.status": {"lt": 400}}),)
+
+
+def entries() -> list[bytes]:
+    return (FIXTURES / "kong-file-log.jsonl").read_bytes().splitlines(keepends=True)
+
+
+def source(path: Path, batch: int = 500) -> KongSource:
+    return KongSource(kind="kong", file=str(path), rules=LEAD_INTAKE, batch=batch,
+                      key=("request.headers.x-lead-id",))
+
+
+def keys(store: Store) -> list[str]:
+    with store.engine.connect() as conn:
+        return sorted(conn.execute(select(events.c.correlationid)).scalars())
+
+
+def test_successful_lead_intake_requests_become_gateway_accepted_events(
+        store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "file-log.json"
+    shutil.copy(FIXTURES / "kong-file-log.jsonl", log)
+    counts = drain(store, kong_file_tail(store, "kong-edge", source(log)))
+    assert (counts.accepted, counts.rejected) == (3, 0)  # a 502 and a health check are not
+    with store.engine.connect() as conn:
+        row = conn.execute(select(events).where(events.c.correlationid == "L-1009")).one()
+        status = conn.execute(select(source_status)).one()
+    assert (row.type, row.source, row.subject) == ("gateway.request.accepted",
+                                                   "kong://kong-edge", "routes/lead-intake")
+    assert row.event_id == "006946328ffc4946b8c9120704a4a155:gateway.request.accepted"
+    assert row.time_us == 1767268800123000
+    assert orjson.loads(row.data) == {"route": "lead-intake", "status": 201, "latency_ms": 187}
+    assert (status.source, status.kind, status.accepted) == ("kong-edge", "kong", 3)
+
+
+def test_a_restarted_tail_resumes_at_the_committed_offset_and_reads_nothing_twice(
+        store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "file-log.json"
+    log.write_bytes(b"".join(entries()[:2]))
+    first = kong_file_tail(store, "kong-edge", source(log, batch=1))
+    assert first.poll().counts.accepted == 1
+    with log.open("ab") as out:
+        out.writelines(entries()[2:])
+    restarted = kong_file_tail(store, "kong-edge", source(log, batch=1))
+    counts = drain(store, restarted)
+    assert (counts.accepted, counts.duplicate) == (2, 0)
+    assert keys(store) == ["L-1009", "L-1010", "L-1013"]
+
+
+def test_a_half_written_last_line_waits_for_its_newline(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "file-log.json"
+    line = entries()[0]
+    log.write_bytes(line[:100])
+    tail = kong_file_tail(store, "kong-edge", source(log))
+    assert tail.poll().counts.accepted == 0
+    with log.open("ab") as out:
+        out.write(line[100:])
+    assert tail.poll().counts.accepted == 1
+    assert store.count(rejects) == 0
+
+
+def test_a_rotated_file_is_read_to_its_end_before_the_new_file(
+        store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "file-log.json"
+    lines = entries()
+    log.write_bytes(lines[0])
+    assert kong_file_tail(store, "kong-edge", source(log)).poll().counts.accepted == 1
+    with log.open("ab") as out:  # written just before rotation, not yet read
+        out.write(lines[1])
+    log.rename(tmp_path / "file-log.json.1")
+    log.write_bytes(b"".join(lines[2:]))
+    counts = drain(store, kong_file_tail(store, "kong-edge", source(log)))
+    assert counts.accepted == 2
+    assert keys(store) == ["L-1009", "L-1010", "L-1013"]
+
+
+def test_a_truncated_file_is_read_again_from_its_start(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "file-log.json"
+    lines = entries()
+    log.write_bytes(b"".join(lines[:2]))
+    tail = kong_file_tail(store, "kong-edge", source(log))
+    drain(store, tail)
+    log.write_bytes(lines[4])  # copytruncate: same file, shorter than the saved offset
+    assert tail.poll().counts.accepted == 1
+    assert keys(store) == ["L-1009", "L-1010", "L-1013"]
+
+
+def test_bad_lines_are_kept_as_rejects_with_their_byte_offset_and_reason(
+        store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "file-log.json"
+    good = entries()[0]
+    log.write_bytes(good + b"{not json\n" + b'{"request": {}}\n')
+    counts = drain(store, kong_file_tail(store, "kong-edge", source(log)))
+    assert (counts.accepted, counts.rejected) == (1, 2)
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(rejects).order_by(rejects.c.id)).all()
+    assert rows[0].location == f"{log}: byte {len(good)}"
+    assert rows[0].reason.startswith("not valid JSON")
+    assert "'request' and 'started_at' are required" in rows[1].reason
+
+
+def test_an_http_log_batch_array_maps_every_entry(store: Store) -> None:
+    batch = orjson.loads((FIXTURES / "kong-http-log-batch.json").read_bytes())
+    mapped = parse_kong(batch, default_map("kong"))
+    assert [e.correlationid for e in mapped] == ["L-1009", "L-1010"]
+
+
+def test_a_source_without_a_file_cannot_be_tailed(store: Store) -> None:
+    with pytest.raises(Exception, match="has no `file` to tail"):
+        kong_file_tail(store, "kong-push", KongSource(kind="kong"))
+
+
+def test_baton_ingest_reads_kong_entries_for_backfills(
+        store: Store, store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--store", store_url, "ingest", "--format", "kong",
+                 str(FIXTURES / "kong-http-log-batch.json")])
+    assert code == 0
+    assert "accepted 2, duplicate 0, rejected 0" in capsys.readouterr().out

@@ -99,7 +99,13 @@ def run_demo(args: argparse.Namespace) -> int:
     return run(args)
 
 
-REGISTRY: list[Callable[[Subparsers], None]] = [add_ingest, add_demo]
+def _engine_commands() -> list[Callable[[Subparsers], None]]:
+    from app.sla_commands import REGISTER
+
+    return REGISTER
+
+
+REGISTRY: list[Callable[[Subparsers], None]] = [add_ingest, add_demo, *_engine_commands()]
 
 
 def register(add: Callable[[Subparsers], None]) -> Callable[[Subparsers], None]:

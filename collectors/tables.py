@@ -148,8 +148,7 @@ journey_attrs = Table(
     Column("time_us", BigInteger, primary_key=True),
     Column("source", String, primary_key=True),
     Column("event_id", String, primary_key=True),
-    Column("value", Text, nullable=False, doc="the attribute's value as compact JSON"),
-    Column("until_us", BigInteger, doc="time of the next value of this attribute, if any"),
+    Column("value", Text, nullable=False, doc="the attribute's value as JSON text"),
 )
 
 sla_results = Table(

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,20 @@ class Lines:
         return f"{self.file}:{self.line(path)}"
 
 
+class Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false, so keys like `on:` stay strings."""
+
+
+Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list(_first))
+
+
 class YamlSyntaxError(ValueError):
     """The text is not YAML; the message is `file:line: message`."""
 
@@ -43,8 +58,8 @@ def load_yaml(text: str, file: str) -> tuple[Any, Lines]:
     """Parse YAML safely; raise YamlSyntaxError (one `file:line:` message) when it is not."""
     lines = Lines(file)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=Loader)
+        data = yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -75,11 +90,13 @@ def dotted(path: Iterable[str | int]) -> str:
     return text or "(top level)"
 
 
-def pydantic_errors(exc: ValidationError, lines: Lines, prefix: Path_ = ()) -> list[str]:
-    """`file:line: path: message (got value)` for every error pydantic found."""
+def pydantic_errors(exc: ValidationError, lines: Lines, prefix: Path_ = (),
+                    skip: frozenset[str] = frozenset()) -> list[str]:
+    """`file:line: path: message (got value)` for every error pydantic found.
+    `skip` names union tags (e.g. discriminator values) that pydantic puts in locations."""
     out = []
     for error in exc.errors(include_url=False):
-        loc = prefix + tuple(p for p in error["loc"] if not _is_tag(p))
+        loc = prefix + tuple(p for p in error["loc"] if not _is_tag(p) and p not in skip)
         message = _message(error)
         out.append(f"{lines.where(loc)}: {dotted(loc)}: {message}")
     return out

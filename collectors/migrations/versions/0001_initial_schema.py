@@ -90,7 +90,6 @@ def upgrade() -> None:
     sa.Column('source', sa.String(), nullable=False),
     sa.Column('event_id', sa.String(), nullable=False),
     sa.Column('value', sa.Text(), nullable=False),
-    sa.Column('until_us', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('journey', 'jkey', 'name', 'time_us', 'source', 'event_id')
     )
     op.create_table('journey_stages',

@@ -1,0 +1,215 @@
+"""Loading `config/slas/*.yaml` into one validated, immutable `Definitions`.
+
+Parsing never touches the store. Every problem in every file is reported in one pass, each as
+`file:line: path.to.field: message (got value)`; `DefinitionError.errors` holds the lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from collectors.yamlfile import Lines, YamlSyntaxError, dotted, load_yaml, pydantic_errors
+from slas.errors import DefinitionError
+from slas.spec import (
+    KINDS,
+    VERSION,
+    CompletenessSla,
+    FreshnessSla,
+    Journey,
+    LatencySla,
+    Sla,
+    SpecFile,
+    Team,
+    format_duration,
+)
+
+DEFAULT_STALL_AFTER = 15 * 60
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """Every team, journey and SLA of a configuration folder, validated together."""
+
+    teams: Mapping[str, Team]
+    journeys: Mapping[str, Journey]
+    slas: tuple[Sla, ...]
+    files: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def sla(self, name: str) -> Sla:
+        for sla in self.slas:
+            if sla.name == name:
+                return sla
+        raise KeyError(name)
+
+    def stage_index(self, journey: str, stage: str) -> int:
+        return [s.name for s in self.journeys[journey].stages].index(stage)
+
+    def stall_after(self, journey: str, index: int) -> int:
+        stage = self.journeys[journey].stages[index]
+        return stage.stall_after or DEFAULT_STALL_AFTER
+
+
+def load_folder(config: str | Path) -> Definitions:
+    """Load every `*.yaml` in `<config>/slas/` (or `config` itself if it holds them)."""
+    folder = Path(config)
+    slas_dir = folder / "slas" if (folder / "slas").is_dir() else folder
+    if not slas_dir.is_dir():
+        raise DefinitionError([f"{slas_dir}: no such folder; pass --config with the folder "
+                               "holding slas/*.yaml"])
+    files = sorted(slas_dir.glob("*.yaml")) + sorted(slas_dir.glob("*.yml"))
+    if not files:
+        raise DefinitionError([f"{slas_dir}: no SLA files (*.yaml) found; add one, see "
+                               "config/slas/leads.yaml"])
+    return load_texts({str(path): path.read_text(encoding="utf-8") for path in files})
+
+
+def load_texts(texts: Mapping[str, str]) -> Definitions:
+    """Validate the given files (name -> YAML text) together; DefinitionError if any fail."""
+    errors: list[str] = []
+    parsed: list[tuple[SpecFile, Lines]] = []
+    for name, text in texts.items():
+        spec, lines, problems = _parse_file(name, text)
+        errors += problems
+        if spec is not None:
+            parsed.append((spec, lines))
+    definitions, problems = _merge(parsed, dict(texts))
+    errors += problems
+    if errors:
+        raise DefinitionError(errors)
+    return definitions
+
+
+def check_texts(texts: Mapping[str, str]) -> list[str]:
+    """All errors of the given files, [] when valid (what the editor shows as you type)."""
+    try:
+        load_texts(texts)
+    except DefinitionError as exc:
+        return exc.errors
+    return []
+
+
+def _parse_file(name: str, text: str) -> tuple[SpecFile | None, Lines, list[str]]:
+    try:
+        data, lines = load_yaml(text, name)
+    except YamlSyntaxError as exc:
+        return None, Lines(name), [str(exc)]
+    if not isinstance(data, dict):
+        return None, lines, [f"{name}:1: (top level): the file must be a mapping with "
+                             f"'version: {VERSION}', 'teams', 'journeys' and 'slas'"]
+    if data.get("version") != VERSION:
+        got = data.get("version")
+        what = "is missing" if got is None else f"{got!r} is not supported"
+        return None, lines, [f"{lines.where(['version'])}: version: {what}; expected "
+                             f"'version: {VERSION}'"]
+    try:
+        return SpecFile.model_validate(data), lines, []
+    except ValidationError as exc:
+        return None, lines, pydantic_errors(exc, lines, skip=KINDS)
+
+
+def _merge(parsed: list[tuple[SpecFile, Lines]], texts: dict[str, str]
+           ) -> tuple[Definitions, list[str]]:
+    teams: dict[str, Team] = {}
+    journeys: dict[str, Journey] = {}
+    slas: list[Sla] = []
+    errors: list[str] = []
+    seen: dict[tuple[str, str], str] = {}
+    for spec, lines in parsed:
+        for section, items in (("teams", spec.teams), ("journeys", spec.journeys)):
+            for key in items:
+                errors += _unique(seen, section, key, lines, [section, key])
+        for index, sla in enumerate(spec.slas):
+            errors += _unique(seen, "slas", sla.name, lines, ["slas", index, "name"])
+        teams.update(spec.teams)
+        journeys.update(spec.journeys)
+        slas.extend(spec.slas)
+    definitions = Definitions(teams, journeys, tuple(slas), texts)
+    for spec, lines in parsed:
+        errors += [f"{lines.where(path)}: {dotted(path)}: {message}"
+                   for path, message in _cross_checks(spec, definitions)]
+    return definitions, errors
+
+
+def _unique(seen: dict[tuple[str, str], str], section: str, name: str, lines: Lines,
+            path: list[Any]) -> list[str]:
+    where = lines.where(path)
+    first = seen.setdefault((section, name), where)
+    if first == where:
+        return []
+    return [f"{where}: {dotted(path)}: {section[:-1]} {name!r} is already defined at {first}; "
+            "names are unique across files"]
+
+
+Problem = tuple[list[Any], str]
+
+
+def _cross_checks(spec: SpecFile, defs: Definitions) -> Iterator[Problem]:
+    for name, journey in spec.journeys.items():
+        yield from _journey_checks(name, journey, defs)
+    for index, sla in enumerate(spec.slas):
+        yield from _sla_checks(["slas", index], sla, defs)
+
+
+def _journey_checks(name: str, journey: Journey, defs: Definitions) -> Iterator[Problem]:
+    stage_names: set[str] = set()
+    marked_by: dict[str, str] = {}
+    for index, stage in enumerate(journey.stages):
+        path = ["journeys", name, "stages", index]
+        if stage.name in stage_names:
+            yield path + ["name"], f"stage {stage.name!r} appears twice in journey {name!r}"
+        stage_names.add(stage.name)
+        if stage.owner not in defs.teams:
+            yield path + ["owner"], _unknown("team", stage.owner, defs.teams)
+        for etype in stage.on:
+            if etype in marked_by:
+                yield path + ["on"], (f"event type {etype!r} already marks stage "
+                                      f"{marked_by[etype]!r}; a type marks one stage")
+            marked_by[etype] = stage.name
+
+
+def _sla_checks(path: list[Any], sla: Sla, defs: Definitions) -> Iterator[Problem]:
+    if sla.team not in defs.teams:
+        yield path + ["team"], _unknown("team", sla.team, defs.teams)
+    if sla.warn is not None and sla.warn <= sla.objective:
+        yield path + ["warn"], (f"warn ({sla.warn:%}) must be stricter than the objective "
+                                f"({sla.objective:%})")
+    if isinstance(sla, FreshnessSla):
+        yield from _longer(path, sla.window, "max_age", sla.max_age)
+        return
+    yield from _stage_checks(path, sla, defs)
+    if isinstance(sla, LatencySla):
+        yield from _longer(path, sla.window, "threshold", sla.threshold)
+    elif isinstance(sla, CompletenessSla):
+        yield from _longer(path, sla.window, "within", sla.within)
+
+
+def _stage_checks(path: list[Any], sla: LatencySla | CompletenessSla, defs: Definitions
+                  ) -> Iterator[Problem]:
+    journey = defs.journeys.get(sla.journey)
+    if journey is None:
+        yield path + ["journey"], _unknown("journey", sla.journey, defs.journeys)
+        return
+    names = [stage.name for stage in journey.stages]
+    for attr, field_name in (("from_", "from"), ("to", "to")):
+        if getattr(sla, attr) not in names:
+            yield path + [field_name], (f"stage {getattr(sla, attr)!r} is not in journey "
+                                        f"{sla.journey!r}; its stages are {', '.join(names)}")
+    if sla.from_ in names and sla.to in names and names.index(sla.from_) >= names.index(sla.to):
+        yield path + ["to"], (f"stage {sla.to!r} must come after {sla.from_!r} in journey "
+                              f"{sla.journey!r}")
+
+
+def _longer(path: list[Any], window: int, name: str, value: int) -> Iterator[Problem]:
+    if window <= value:
+        yield path + ["window"], (f"the window ({format_duration(window)}) must be longer "
+                                  f"than {name} ({format_duration(value)})")
+
+
+def _unknown(what: str, name: str, known: Mapping[str, Any]) -> str:
+    options = ", ".join(sorted(known)) or "none defined"
+    return f"unknown {what} {name!r}; defined {what}s: {options}"

@@ -1,0 +1,24 @@
+"""Exceptions raised by the SLA engine.
+
+    SlaError                  base: anything the CLI shows as one sentence, exit 1
+    ├── DefinitionError       config/slas/*.yaml has errors; `errors` holds `file:line: …` lines
+    └── EvaluationError       a request the engine cannot answer (unknown SLA, journey, time)
+"""
+
+from __future__ import annotations
+
+
+class SlaError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class DefinitionError(SlaError):
+    """One or more invalid SLA definitions, each as `file:line: path: message`."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class EvaluationError(SlaError):
+    """The engine was asked something it cannot answer; the message says why."""

@@ -1,0 +1,259 @@
+"""The HTTP receiver for pushed records (FastAPI): CloudEvents, Kong http-log, OTLP traces.
+
+    POST /v1/events   CloudEvents: structured, batch, or binary HTTP mode   (kind cloudevents)
+    POST /v1/kong     Kong http-log: one entry, or an array when batched    (kind kong)
+    POST /v1/traces   OTLP/HTTP with JSON encoding                          (kind otlp)
+
+Each request carries `Authorization: Bearer <token>`; the token names a source of
+`config/sources.yaml` (its `token_env`). No or unknown token: 401; a token of a source of
+another kind: 403. Bodies over the limit: 413. Bad records are kept as rejects and answered
+with 400 and the reason (or counted in a 200 when others in the batch were good). When the
+store cannot be written the answer is 503 with `Retry-After`, so the sender retries.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hmac
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from collectors.bindings import BATCH, http_message, media_type
+from collectors.errors import CollectorError, InvalidEvent
+from collectors.gateway import parse_kong
+from collectors.runner import commit, newest
+from collectors.schema import Event, parse_event
+from collectors.sources import SourcesConfig, source_map
+from collectors.store import Reject, Store, WriteCounts, now_us
+from collectors.traces import parse_otlp, write_spans
+
+MAX_BODY = 8 * 1024 * 1024
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+@dataclass
+class Outcome:
+    """What a request stored: its counts and one reason per rejected record."""
+
+    counts: WriteCounts
+    reasons: list[str]
+    total: int
+
+
+def create_app(store: Store, config: SourcesConfig, *, max_body: int = MAX_BODY,
+               tokens: dict[str, str] | None = None) -> FastAPI:
+    """The receiver app for `store`, authenticating with the sources' push tokens."""
+    app = FastAPI(title="Baton receiver", version="1", description=__doc__)
+    known = config.push_tokens() if tokens is None else tokens
+    receiver = _Receiver(store, config, known, max_body)
+
+    @app.exception_handler(HttpError)
+    async def _error(_request: Request, exc: HttpError) -> Response:
+        return JSONResponse({"error": exc.message}, exc.status, headers=exc.headers)
+
+    @app.post("/v1/events", summary="Push CloudEvents (structured, batch or binary mode)",
+              openapi_extra=_body_doc("application/cloudevents+json",
+                                      "application/cloudevents-batch+json",
+                                      "application/json"))
+    async def post_events(request: Request) -> Response:
+        name, body = await receiver.accept(request, "cloudevents")
+        outcome = await run_in_threadpool(receiver.events, name, request, body)
+        return _counts_response(outcome)
+
+    @app.post("/v1/kong", summary="Push Kong http-log entries (one, or an array)",
+              openapi_extra=_body_doc("application/json"))
+    async def post_kong(request: Request) -> Response:
+        name, body = await receiver.accept(request, "kong")
+        outcome = await run_in_threadpool(receiver.kong, name, body)
+        return _counts_response(outcome)
+
+    @app.post("/v1/traces", summary="Push OTLP/HTTP traces (JSON encoding)",
+              openapi_extra=_body_doc("application/json"))
+    async def post_traces(request: Request) -> Response:
+        if media_type(request.headers.get("content-type")) == "application/x-protobuf":
+            raise HttpError(415, "Baton reads OTLP/JSON; set the exporter's encoding to json")
+        name, body = await receiver.accept(request, "otlp")
+        return await run_in_threadpool(receiver.traces, name, body)
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+class _Receiver:
+    def __init__(self, store: Store, config: SourcesConfig, tokens: dict[str, str],
+                 max_body: int) -> None:
+        self.store, self.config, self.tokens, self.max_body = store, config, tokens, max_body
+
+    async def accept(self, request: Request, kind: str) -> tuple[str, bytes]:
+        """Authenticate and read the body within the limit: (source name, body)."""
+        name = self.authenticate(request.headers.get("authorization"), kind, request.url.path)
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body:
+            raise self._too_large()
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > self.max_body:
+                raise self._too_large()
+        return name, self._decompress(bytes(body), request.headers.get("content-encoding"))
+
+    def authenticate(self, header: str | None, kind: str, path: str) -> str:
+        if not header or not header.lower().startswith("bearer ") or not header[7:].strip():
+            raise HttpError(401, "missing bearer token; send 'Authorization: Bearer <token>' "
+                            "with the token of a source in config/sources.yaml",
+                            {"WWW-Authenticate": "Bearer"})
+        token = header[7:].strip().encode()
+        name = next((n for t, n in self.tokens.items() if hmac.compare_digest(t.encode(),
+                                                                              token)), None)
+        if name is None:
+            raise HttpError(401, "the bearer token matches no source; check the token and the"
+                            " source's token_env", {"WWW-Authenticate": "Bearer"})
+        source = self.config.sources[name]
+        if source.kind != kind:
+            raise HttpError(403, f"the token belongs to source {name!r} of kind "
+                            f"{source.kind!r}, which does not post to {path}; use a token of "
+                            f"a {kind!r} source")
+        return name
+
+    def _too_large(self) -> HttpError:
+        return HttpError(413, f"the body is over the {self.max_body:,}-byte limit; send "
+                         "smaller batches")
+
+    def _decompress(self, body: bytes, encoding: str | None) -> bytes:
+        if not encoding or encoding == "identity":
+            return body
+        if encoding not in ("gzip", "deflate"):
+            raise HttpError(415, f"content-encoding {encoding!r} is not supported; use gzip")
+        try:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else 0)
+            out = inflater.decompress(body, self.max_body + 1)
+        except (zlib.error, gzip.BadGzipFile):
+            raise HttpError(400, f"the body is not valid {encoding}") from None
+        if len(out) > self.max_body:
+            raise self._too_large()
+        return out
+
+    # --- the three record kinds ---
+
+    def events(self, name: str, request: Request, body: bytes) -> Outcome:
+        received = now_us()
+        source = self.config.sources[name]
+        if media_type(request.headers.get("content-type")).startswith(BATCH) or (
+                body.lstrip()[:1] == b"["):
+            return self._batch(name, body, received, source.key)
+        return self._each(name, "cloudevents", [body],
+                          lambda raw: _keyed(http_message(request.headers, raw, received),
+                                             source.key))
+
+    def _batch(self, name: str, body: bytes, received: int,
+               key: tuple[str, ...] | None) -> Outcome:
+        try:
+            items = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            problem = str(exc)
+            return self._each(name, "cloudevents", [body], lambda _raw: _bad_json(problem))
+        if not isinstance(items, list):
+            items = [items]
+        return self._each(name, "cloudevents", items,
+                          lambda item: _keyed([parse_event(item, received)], key))
+
+    def kong(self, name: str, body: bytes) -> Outcome:
+        mapping = source_map(name, self.config.sources[name])
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            problem = str(exc)
+            return self._each(name, "kong", [body], lambda _raw: _bad_json(problem))
+        items = value if isinstance(value, list) else [value]
+        return self._each(name, "kong", items, lambda entry: parse_kong(entry, mapping))
+
+    def _each(self, name: str, format: str, items: list[Any],
+              parse: Callable[[Any], list[Event]]) -> Outcome:
+        events: list[Event] = []
+        rejects: list[Reject] = []
+        received = now_us()
+        for index, item in enumerate(items, start=1):
+            try:
+                events.extend(parse(item))
+            except InvalidEvent as exc:
+                raw = item.decode("utf-8", "replace") if isinstance(item, bytes) else (
+                    orjson.dumps(item).decode())
+                rejects.append(Reject(name, format, f"http: item {index}", str(exc),
+                                      raw[:65536], received))
+        counts = self._commit(name, events, rejects)
+        return Outcome(counts, [r.reason for r in rejects], len(items))
+
+    def traces(self, name: str, body: bytes) -> Response:
+        mapping = source_map(name, self.config.sources[name])
+        received = now_us()
+        try:
+            batch = parse_otlp(orjson.loads(body), mapping, received)
+        except (orjson.JSONDecodeError, InvalidEvent) as exc:
+            reason = str(exc) if isinstance(exc, InvalidEvent) else f"not valid JSON ({exc})"
+            self._commit(name, [], [Reject(name, "otlp", "http: /v1/traces", reason,
+                                           body.decode("utf-8", "replace")[:65536], received)])
+            return JSONResponse({"code": 3, "message": reason}, 400)
+        rejects = [Reject(name, "otlp", "http: /v1/traces", reason, raw, received)
+                   for reason, raw in batch.problems]
+        self._commit(name, batch.events, rejects,
+                     lambda conn: write_spans(self.store.dialect, conn, batch.rows))
+        if not batch.problems:
+            return JSONResponse({})
+        return JSONResponse({"partialSuccess": {"rejectedSpans": str(len(batch.problems)),
+                                                "errorMessage": "; ".join(
+                                                    r for r, _ in batch.problems)[:1000]}})
+
+    def _commit(self, name: str, events: list[Event], rejects: list[Reject],
+                extra: Any = None) -> WriteCounts:
+        try:
+            counts = commit(self.store, events, rejects, extra=extra)
+            self.store.record_source(name, self.config.sources[name].kind, counts,
+                                     newest_event_us=newest(events))
+        except CollectorError as exc:
+            raise HttpError(503, f"the store is unavailable ({exc}); retry later",
+                            {"Retry-After": "5"}) from None
+        except Exception as exc:  # a dropped database connection surfaces as many types
+            raise HttpError(503, f"the store is unavailable ({type(exc).__name__}); retry "
+                            "later", {"Retry-After": "5"}) from None
+        return counts
+
+
+def _keyed(events: list[Event], key: tuple[str, ...] | None) -> list[Event]:
+    from collectors.bindings import with_key
+
+    return with_key(events, key)
+
+
+def _bad_json(problem: str) -> list[Event]:
+    raise InvalidEvent(f"the body is not valid JSON ({problem}); send one JSON object or array")
+
+
+def _counts_response(outcome: Outcome) -> Response:
+    body = {"accepted": outcome.counts.accepted, "duplicate": outcome.counts.duplicate,
+            "rejected": outcome.counts.rejected}
+    if outcome.reasons and outcome.counts.rejected == outcome.total:
+        return JSONResponse({"error": outcome.reasons[0], **body, "errors": outcome.reasons},
+                            400)
+    if outcome.reasons:
+        body["errors"] = outcome.reasons  # type: ignore[assignment]
+    return JSONResponse(body)
+
+
+def _body_doc(*types: str) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {
+        t: {"schema": {"type": "object"}} for t in types}}}

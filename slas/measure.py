@@ -190,7 +190,9 @@ def slice_ends(at_us: int, window_us: int) -> range:
 def freshness(conn: Connection, sla: FreshnessSla, at_us: int) -> Counts:
     max_age = sla.max_age * US
     ends = slice_ends(at_us, sla.window * US)
-    newest = _newest_by_minute(conn, sla, ends.start - max_age, ends.stop - MINUTE)
+    if not ends:
+        return Counts(0, 0, {name: (0, 0) for name in SPANS})
+    newest = _newest_by_minute(conn, sla, ends[0] - max_age, ends[-1])
     good_ends = _good_slices(ends, newest, max_age)
     spans = {}
     for name, span in SPANS.items():

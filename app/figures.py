@@ -1,0 +1,252 @@
+"""Pure figure builders (plotly) and display helpers: status colours, times, durations, words.
+
+Nothing here reads the store or knows Streamlit: each builder takes small pandas frames and
+returns a `go.Figure`, so tests can call it directly. Times arrive as microseconds (UTC) and are
+shown in the viewer's time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import plotly.graph_objects as go
+
+STATUS_COLOURS = {"ok": "#2e7d32", "warning": "#f9a825", "at_risk": "#ef6c00",
+                  "breached": "#c62828", "no_data": "#9e9e9e"}
+STATUS_LABELS = {"ok": "OK", "warning": "Warning", "at_risk": "At risk",
+                 "breached": "Breached", "no_data": "No data"}
+STATUS_BADGE = {"ok": "green", "warning": "yellow", "at_risk": "orange", "breached": "red",
+                "no_data": "gray"}
+SEVERITY_COLOURS = {"critical": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
+VERSION_COLOURS = {"current": "#607d8b", "edited": "#1565c0"}
+UNIT_WORDS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
+US = 1_000_000
+
+
+# --- times and durations ---
+
+def local_time(us: int | float | None, tz: str) -> datetime | None:
+    if us is None or pd.isna(us):
+        return None
+    return datetime.fromtimestamp(int(us) / US, UTC).astimezone(ZoneInfo(tz))
+
+
+def fmt_time(us: int | float | None, tz: str) -> str:
+    moment = local_time(us, tz)
+    return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def to_local(values: pd.Series, tz: str) -> pd.Series:
+    """A column of microsecond times as tz-aware datetimes in `tz`."""
+    return pd.to_datetime(values, unit="us", utc=True).dt.tz_convert(tz)
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """`3h 12m`, `2d 4h`, `45s`: the two largest units."""
+    if seconds is None or pd.isna(seconds):
+        return "—"
+    left = int(round(seconds))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size or (unit == "s" and not parts):
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return " ".join(parts[:2])
+
+
+def fmt_percent(value: float | None, digits: int = 2) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{value * 100:.{digits}f}".rstrip("0").rstrip(".") + "%"
+
+
+def duration_words(text: str) -> str:
+    """`5m` -> `5 minutes`, `1d` -> `1 day`."""
+    number, unit = int(text[:-1]), UNIT_WORDS.get(text[-1], text[-1])
+    return f"{number} {unit}{'' if number == 1 else 's'}"
+
+
+def window_words(text: str) -> str:
+    return {"7d": "this week", "1d": "in the last 24 hours", "24h": "in the last 24 hours",
+            "30d": "in the last 30 days"}.get(text, f"in the last {duration_words(text)}")
+
+
+# --- plain words for an SLA ---
+
+def subject_words(journey: str, where: dict[str, object]) -> str:
+    """`lead` + {qualified: true} -> `qualified leads`; other filters in brackets."""
+    flags = [name for name, value in where.items() if value is True]
+    others = [f"{name} {_value_words(value)}" for name, value in where.items()
+              if value is not True]
+    noun = " ".join([*flags, journey + "s"])
+    return noun + (f" ({', '.join(others)})" if others else "")
+
+
+def _value_words(value: object) -> str:
+    if isinstance(value, list):
+        return "in " + "/".join(map(str, value))
+    return f"= {value}"
+
+
+def plain_words(sla: object, sli: float | None, window: str) -> str:
+    """One sentence a leader can read: what share kept the promise, and the target."""
+    share = fmt_percent(sli, 1) if sli is not None else "No data:"
+    target = fmt_percent(float(getattr(sla, "objective", 0)), 2)
+    kind = getattr(sla, "kind", "")
+    if kind == "freshness":
+        types = ", ".join(getattr(sla, "type", ()))
+        age = duration_words(short_duration(getattr(sla, "max_age", 0)))
+        body = f"of minutes had a {types} event no older than {age}"
+    else:
+        subject = subject_words(getattr(sla, "journey", ""), dict(getattr(sla, "where", {})))
+        limit = getattr(sla, "threshold", None) or getattr(sla, "within", 0)
+        frm, to = getattr(sla, "from_", ""), getattr(sla, "to", "")
+        within = duration_words(short_duration(limit))
+        body = f"of {subject} went from {frm} to {to} within {within}"
+    return f"{share} {body} {window_words(window)}; target {target}"
+
+
+def short_duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+# --- figures ---
+
+def _layout(fig: go.Figure, title: str, height: int = 320) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def sli_trend(series: pd.DataFrame, objectives: dict[str, float], tz: str) -> go.Figure:
+    """SLI over time per SLA (columns sla, at_us, sli), each objective as a dashed line."""
+    fig = go.Figure()
+    for name, rows in series.groupby("sla", sort=True):
+        fig.add_trace(go.Scatter(x=to_local(rows["at_us"], tz), y=rows["sli"], name=str(name),
+                                 mode="lines"))
+        if name in objectives:
+            fig.add_hline(y=objectives[str(name)], line_dash="dash", line_width=1,
+                          annotation_text=f"{name} objective", annotation_position="bottom left")
+    fig.update_yaxes(tickformat=".1%", title="SLI")
+    return _layout(fig, "SLI over time")
+
+
+def segments(frame: pd.DataFrame, start: str, end: str, tz: str) -> tuple[list, list]:
+    """x/y lists drawing one horizontal segment per row (y = the `lane` column)."""
+    xs: list = []
+    ys: list = []
+    starts, ends = to_local(frame[start], tz), to_local(frame[end], tz)
+    for s, e, lane in zip(starts, ends, frame["lane"], strict=True):
+        xs += [s, e, None]
+        ys += [lane, lane, None]
+    return xs, ys
+
+
+def breach_timeline(breaches: pd.DataFrame, now_us: int, tz: str) -> go.Figure:
+    """One lane per team; each breach is a bar from opened to closed (or now), by severity."""
+    fig = go.Figure()
+    frame = breaches.assign(lane=breaches["team"],
+                            end_us=breaches["closed_at_us"].fillna(now_us).astype("int64"))
+    for severity, rows in frame.groupby("severity", sort=True):
+        xs, ys = segments(rows, "opened_at_us", "end_us", tz)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=str(severity),
+                                 line={"width": 14, "color": SEVERITY_COLOURS.get(
+                                     str(severity), "#616161")}))
+    fig.update_yaxes(type="category", title=None)
+    return _layout(fig, "Breaches per team", height=120 + 40 * frame["lane"].nunique())
+
+
+def funnel(counts: pd.DataFrame) -> go.Figure:
+    """Leads that reached each stage (columns stage, leads), in journey order."""
+    fig = go.Figure(go.Funnel(y=counts["stage"], x=counts["leads"],
+                              textinfo="value+percent initial"))
+    return _layout(fig, "How many leads reached each stage")
+
+
+def stalls_by_stage(stalls: pd.DataFrame, stages: Sequence[str]) -> go.Figure:
+    """Stalled leads per stage (x, in journey order), stacked by the accountable owner."""
+    fig = go.Figure()
+    grouped = stalls.groupby(["owner", "last_stage"]).size().rename("leads").reset_index()
+    for owner, rows in grouped.groupby("owner", sort=True):
+        fig.add_trace(go.Bar(x=rows["last_stage"], y=rows["leads"], name=str(owner)))
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(categoryorder="array", categoryarray=list(stages), title="stalled after")
+    fig.update_yaxes(title="leads")
+    return _layout(fig, "Stalled leads by stage and accountable team")
+
+
+def latency_histogram(seconds: pd.Series, threshold_s: float | None, title: str) -> go.Figure:
+    """Distribution of stage-to-stage latencies with the SLA threshold as a red line."""
+    fig = go.Figure(go.Histogram(x=seconds, nbinsx=60, name="leads", marker_color="#1565c0"))
+    if threshold_s is not None:
+        fig.add_vline(x=threshold_s, line_color=STATUS_COLOURS["breached"], line_dash="dash",
+                      annotation_text=f"threshold {fmt_duration(threshold_s)}")
+    fig.update_xaxes(title="seconds", type="log" if _wide(seconds) else "linear")
+    fig.update_yaxes(title="leads")
+    return _layout(fig, title)
+
+
+def _wide(seconds: pd.Series) -> bool:
+    positive = seconds[seconds > 0]
+    return bool(len(positive)) and positive.max() > 100 * max(positive.median(), 1e-3)
+
+
+def lead_gantt(stages: pd.DataFrame, spans: pd.DataFrame, stall: dict | None, at_us: int,
+               tz: str) -> go.Figure:
+    """A lead's stages (columns name, owner, first_us) as bars from each stage to the next,
+    spans as thin bars, and the stall as a red bar up to `at_us`."""
+    fig = go.Figure()
+    reached = stages.dropna(subset=["first_us"]).reset_index(drop=True)
+    if len(reached):
+        ends = list(reached["first_us"].iloc[1:]) + [reached["first_us"].iloc[-1]]
+        frame = reached.assign(lane=reached["name"], end_us=ends)
+        xs, ys = segments(frame, "first_us", "end_us", tz)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="time to next stage",
+                                 line={"width": 14, "color": "#1565c0"}))
+        fig.add_trace(go.Scatter(x=to_local(frame["first_us"], tz), y=frame["name"],
+                                 mode="markers", name="stage reached",
+                                 text=frame["owner"], marker={"size": 10, "color": "#0d47a1"}))
+    if len(spans):
+        frame = spans.assign(lane="span: " + spans["name"].astype(str))
+        xs, ys = segments(frame, "start_us", "end_us", tz)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="spans",
+                                 line={"width": 6, "color": "#8e24aa"}))
+    if stall is not None:
+        frame = pd.DataFrame([{"lane": f"waiting for {stall['next_stage']}",
+                               "start": stall["last_at_us"], "end": at_us}])
+        xs, ys = segments(frame, "start", "end", tz)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="stalled",
+                                 line={"width": 14, "color": STATUS_COLOURS["breached"]}))
+    fig.update_yaxes(type="category", autorange="reversed", title=None)
+    return _layout(fig, "Lead timeline", height=200 + 32 * len(stages))
+
+
+def ingest_rate(runs: pd.DataFrame, tz: str) -> go.Figure:
+    """Records accepted per hour by source (columns hour_us, source, accepted, rejected)."""
+    fig = go.Figure()
+    for source, rows in runs.groupby("source", sort=True):
+        fig.add_trace(go.Bar(x=to_local(rows["hour_us"], tz), y=rows["accepted"],
+                             name=str(source)))
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title="records accepted per hour")
+    return _layout(fig, "Ingest rate")
+
+
+def dry_run_chart(points: pd.DataFrame, objective: dict[str, float], tz: str) -> go.Figure:
+    """Current vs edited SLI of one SLA over time (columns at_us, version, sli)."""
+    fig = go.Figure()
+    for version, rows in points.groupby("version", sort=True):
+        fig.add_trace(go.Scatter(x=to_local(rows["at_us"], tz), y=rows["sli"], name=str(version),
+                                 mode="lines+markers", line={"color": VERSION_COLOURS.get(
+                                     str(version), "#616161")}))
+    for version, value in objective.items():
+        fig.add_hline(y=value, line_dash="dash", line_color=VERSION_COLOURS.get(version),
+                      annotation_text=f"{version} objective")
+    fig.update_yaxes(tickformat=".1%", title="SLI")
+    return _layout(fig, "Dry run: SLI over the stored history")

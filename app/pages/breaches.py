@@ -1,0 +1,77 @@
+"""Breaches: what is breaching, since when, who owns it, and where the bad journeys stalled."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import data
+from app import figures as fx
+from slas.errors import DefinitionError
+
+PERIODS = {"24h": 1, "7d": 7, "30d": 30}
+
+tz = st.session_state.get("tz", "UTC")
+st.title("Breaches")
+st.caption("Open and recent SLA breaches: owner, duration, worst SLI and the stage where the "
+           "bad journeys stalled (with the team accountable for the next stage).")
+
+now = data.now_minute()
+left, middle, right = st.columns(3)
+period = left.selectbox("Period", list(PERIODS), index=1,
+                        help="Breaches open at any time in this period are listed.")
+rows = data.breach_rows(now - PERIODS[period] * 86400 * data.US)
+if data.last_evaluated() is None:
+    st.info(data.NO_DATA)
+    st.stop()
+try:
+    team_names = {k: t.name for k, t in data.definitions().teams.items()}
+except DefinitionError:
+    team_names = {}
+teams = middle.multiselect("Team", sorted(rows["team"].unique()), placeholder="All teams",
+                           format_func=lambda t: team_names.get(t, t))
+open_only = right.toggle("Open breaches only")
+if teams:
+    rows = rows[rows["team"].isin(teams)]
+if open_only:
+    rows = rows[rows["closed_at_us"].isna()]
+
+open_rows = rows[rows["closed_at_us"].isna()]
+a, b, c = st.columns(3)
+a.metric("Open now", len(open_rows))
+b.metric(f"Breaches in {period}", len(rows))
+c.metric("Teams affected", rows["team"].nunique())
+if rows.empty:
+    st.success(f"No breaches in the last {period}.", icon=":material/check_circle:")
+    st.stop()
+
+end = rows["closed_at_us"].fillna(now)
+table = pd.DataFrame({
+    "SLA": rows["sla"], "Owner": rows["team"].map(lambda t: team_names.get(t, t)),
+    "Severity": rows["severity"],
+    "State": rows["closed_at_us"].map(lambda v: "open" if pd.isna(v) else "closed"),
+    "Opened": rows["opened_at_us"].map(lambda v: fx.fmt_time(v, tz)),
+    "Closed": rows["closed_at_us"].map(lambda v: fx.fmt_time(v, tz)),
+    "Duration": ((end - rows["opened_at_us"]) / 1e6).map(fx.fmt_duration),
+    "Worst SLI": rows["worst_sli"] * 100,
+    "Stalled at": rows["stalled_stage"].fillna("—"),
+    "Accountable": rows["stalled_owner"].map(lambda t: team_names.get(t, t) if t else "—"),
+    "Stalled leads": rows["stalled_count"],
+})
+st.dataframe(table, hide_index=True, width="stretch", column_config={
+    "Worst SLI": st.column_config.NumberColumn(format="%.2f%%"),
+    "Stalled at": st.column_config.TextColumn(
+        help="The stage the SLA's bad journeys most often stopped at when it opened."),
+    "Accountable": st.column_config.TextColumn(help="Owner of the stage after 'Stalled at'."),
+})
+for _, row in open_rows.iterrows():
+    owner = team_names.get(row["team"], row["team"])
+    where = (f"; bad journeys stalled at **{row['stalled_stage']}** (next stage owned by "
+             f"{team_names.get(row['stalled_owner'], row['stalled_owner'])})"
+             if row["stalled_stage"] else "")
+    st.error(f"**{row['sla']}** ({owner}, {row['severity']}) breached since "
+             f"{fx.fmt_time(row['opened_at_us'], tz)} — "
+             f"{fx.fmt_duration((now - row['opened_at_us']) / 1e6)}; worst SLI "
+             f"{fx.fmt_percent(row['worst_sli'])}{where}.")
+st.plotly_chart(fx.breach_timeline(rows.assign(team=rows["team"].map(
+    lambda t: team_names.get(t, t))), now, tz), width="stretch")

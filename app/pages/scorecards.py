@@ -1,0 +1,116 @@
+"""Scorecards (home): are we keeping our promises, and is it getting better?"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import data
+from app import figures as fx
+from slas.errors import DefinitionError
+
+PERIODS = {"24h": 1, "7d": 7, "30d": 30}
+STATUS_ORDER = ["breached", "at_risk", "warning", "ok", "no_data"]
+MET = ("ok", "warning", "at_risk")
+
+tz = st.session_state.get("tz", "UTC")
+st.title("Scorecards")
+st.caption("One card per team: are we keeping our promises? Every SLA, its error budget and "
+           "its trend below.")
+
+latest = data.latest_results()
+if latest.empty:
+    st.info(data.NO_DATA)
+    st.stop()
+
+try:
+    definitions = data.definitions()
+    specs = {s.name: s for s in definitions.slas}
+    team_names = {key: team.name for key, team in definitions.teams.items()}
+except DefinitionError as exc:
+    st.warning(f"The SLA definitions have errors, so plain-words summaries are off:\n\n{exc}")
+    specs, team_names = {}, {}
+
+now = data.now_minute()
+last = data.last_evaluated() or 0
+ago = f"{fx.fmt_duration((now - last) / 1e6)} ago" if now > last else "just now"
+if now - last > data.STALE_AFTER_US:
+    st.error(f"Last evaluated {fx.fmt_time(last, tz)} ({ago}): evaluation has stopped. "
+             "Start `baton serve`, or run `baton evaluate`.", icon=":material/timer_off:")
+else:
+    st.caption(f":green[Last evaluated {fx.fmt_time(last, tz)} ({ago})]")
+
+left, right = st.columns(2)
+teams = left.multiselect("Team", sorted(latest["team"].unique()), placeholder="All teams",
+                         format_func=lambda t: team_names.get(t, t))
+period = right.selectbox("Trend window", list(PERIODS), index=1,
+                         help="How far back the trend and 'time in objective' look.")
+shown = latest[latest["team"].isin(teams)] if teams else latest
+trend = data.trend(now - PERIODS[period] * 86400 * data.US, now)
+trend = trend[trend["sla"].isin(shown["sla"])]
+
+
+def worst_first(rows: pd.DataFrame) -> pd.DataFrame:
+    rank = rows["status"].map(STATUS_ORDER.index)
+    return rows.assign(rank=rank).sort_values(["rank", "budget_remaining"])
+
+
+def sentence(row: pd.Series) -> str:
+    spec = specs.get(row["sla"])
+    window = fx.short_duration(int(row["window_s"]))
+    if spec is None:
+        return f"{row['sla']}: SLI {fx.fmt_percent(row['sli'])}; target " \
+               f"{fx.fmt_percent(row['objective'])}"
+    return fx.plain_words(spec, row["sli"], window)
+
+
+st.subheader("Teams")
+team_rows = list(shown.groupby("team", sort=True))
+for start in range(0, len(team_rows), 4):
+    for column, (team, rows) in zip(st.columns(4), team_rows[start:start + 4], strict=False):
+        worst = worst_first(rows).iloc[0]
+        met = int(rows["status"].isin(MET).sum())
+        with column.container(border=True):
+            status = str(worst["status"])
+            st.markdown(f"**{team_names.get(team, team)}** "
+                        f":{fx.STATUS_BADGE[status]}-badge[{fx.STATUS_LABELS[status]}]")
+            a, b = st.columns(2)
+            a.metric("SLAs met", f"{met} / {len(rows)}")
+            b.metric("Error budget left", fx.fmt_percent(rows["budget_remaining"].min(), 1),
+                     help="The lowest remaining error budget among the team's SLAs.")
+            st.caption(f"Worst: **{worst['sla']}** — {sentence(worst)}")
+
+st.subheader("Every SLA")
+sparks = trend.groupby("sla")["sli"].apply(lambda s: [float(v) for v in s.dropna()])
+in_objective = 1 - trend.groupby("sla")["breached"].sum() / trend.groupby("sla")[
+    "evaluations"].sum()
+table = pd.DataFrame({
+    "SLA": shown["sla"], "Team": shown["team"].map(lambda t: team_names.get(t, t)),
+    "Status": shown["status"].map(fx.STATUS_LABELS), "SLI": shown["sli"] * 100,
+    "Objective": shown["objective"] * 100,
+    "Budget left": shown["budget_remaining"].clip(lower=0, upper=1) * 100,
+    "Burn 1h": shown["burn_1h"], "Burn 6h": shown["burn_6h"],
+    "Good": shown["good"], "Bad": shown["bad"],
+    f"In objective ({period})": shown["sla"].map(in_objective) * 100,
+    "Trend": shown["sla"].map(lambda n: sparks.get(n, [])),
+    "p95": shown["p95_s"].map(fx.fmt_duration),
+})
+percent = {"format": "%.2f%%"}
+st.dataframe(table, hide_index=True, width="stretch", column_config={
+    "SLI": st.column_config.NumberColumn(**percent),
+    "Objective": st.column_config.NumberColumn(**percent),
+    "Budget left": st.column_config.ProgressColumn(format="%.0f%%", min_value=0,
+                                                   max_value=100),
+    "Burn 1h": st.column_config.NumberColumn(format="%.1f×"),
+    "Burn 6h": st.column_config.NumberColumn(format="%.1f×"),
+    f"In objective ({period})": st.column_config.NumberColumn(
+        **percent, help="Share of stored evaluations in the window that met the objective."),
+    "Trend": st.column_config.LineChartColumn(f"SLI trend ({period})"),
+    "p95": st.column_config.TextColumn("p95 latency"),
+})
+
+if trend.empty:
+    st.info(f"No evaluations in the last {period}; widen the trend window.")
+else:
+    objectives = dict(zip(shown["sla"], shown["objective"], strict=True))
+    st.plotly_chart(fx.sli_trend(trend, objectives, tz), width="stretch")

@@ -1,0 +1,137 @@
+"""Shared by the dashboard tests: a populated store (real sample journeys, ingested through the
+real pipeline, evaluated by the real engine) and an AppTest of `app/ui.py` pointed at it.
+
+Kept in a test module (imported by the other `test_ui_*` modules) because the dashboard's tests
+own no conftest; it also checks its own fixture.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from streamlit.testing.v1 import AppTest
+
+from app.auth import add_user
+from app.commands import ingest_file
+from collectors.sample import generate
+from collectors.schema import to_us
+from collectors.store import Store
+from collectors.tables import rejects, sla_results
+from slas.definitions import load_folder
+from slas.engine import evaluate
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get(
+    "BATON_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
+DATABASES = os.environ.get("BATON_TEST_DATABASES", "sqlite,postgresql").split(",")
+HOUR_US = 3600 * 1_000_000
+PASSWORD = "correct horse battery"
+
+
+def populate(store: Store, config: Path, leads: int = 300, days: float = 7.0) -> int:
+    """Sample journeys ending now (one bad line among them), evaluated every 3 hours over the
+    week and every 15 minutes over the last 2 hours. Returns the last evaluation time."""
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    lines = [orjson.dumps(e) for e in generate(leads, end=end, days=days, seed=7)]
+    lines.insert(5, b'{"specversion": "1.0", "id": "broken"}')
+    payload = b"\n".join(lines) + b"\n"
+    ingest_file(store, io.BytesIO(payload), "sample.jsonl", len(payload), "cloudevents",
+                "sample")
+    definitions = load_folder(config)
+    end_us = to_us(end)
+    times = sorted({end_us - h * HOUR_US for h in range(0, int(days * 24), 3)}
+                   | {end_us - m * 15 * 60 * 1_000_000 for m in range(9)})
+    for at in times:
+        evaluate(store, definitions, at)
+    return end_us
+
+
+def copy_config(folder: Path) -> Path:
+    target = folder / "config"
+    shutil.copytree(ROOT / "config", target)
+    return target
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def populated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[tuple[str, Path]]:
+    """(store URL, config folder) of one populated store per database, shared by the session."""
+    folder = tmp_path_factory.mktemp(f"populated-{request.param}")
+    config = copy_config(folder)
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'baton.db'}"
+        store = Store.open(url)
+        populate(store, config)
+        store.close()
+        yield url, config
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    store = Store.open(url)
+    populate(store, config)
+    store.close()
+    try:
+        yield url, config
+    finally:
+        from app import data
+
+        data._store.clear()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def app_test(monkeypatch: pytest.MonkeyPatch, url: str, config: Path, users: Path
+             ) -> AppTest:
+    """An AppTest of the router, reading `url` and `config`, with `users` as users file."""
+    monkeypatch.setenv("BATON_STORE_URL", url)
+    monkeypatch.setenv("BATON_CONFIG", str(config))
+    monkeypatch.setenv("BATON_USERS_FILE", str(users))
+    return AppTest.from_file(str(ROOT / "app" / "ui.py"), default_timeout=60)
+
+
+def sign_in(at: AppTest, name: str, password: str = PASSWORD) -> AppTest:
+    at.run()
+    at.text_input[0].input(name)
+    at.text_input[1].input(password)
+    at.button[0].click()
+    return at.run()
+
+
+def make_users(path: Path) -> Path:
+    add_user(path, "erin", "editor", PASSWORD, rounds=4)
+    add_user(path, "victor", "viewer", PASSWORD, rounds=4)
+    return path
+
+
+def texts(at: AppTest) -> str:
+    """Every piece of text the page shows, as one string (for `in` checks)."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+                 "error", "success", "metric", "code", "text"):
+        for element in getattr(at, kind):
+            parts.append(str(getattr(element, "value", "")))
+            parts.append(str(getattr(element, "label", "")))
+    return "\n".join(parts)
+
+
+def test_the_populated_store_has_results_and_a_reject(populated):
+    url, _ = populated
+    store = Store.open(url)
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sla_results)).scalar() > 100
+        assert conn.execute(select(func.count()).select_from(rejects)).scalar() == 1
+    store.close()

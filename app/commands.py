@@ -107,6 +107,7 @@ def _engine_commands() -> list[Callable[[Subparsers], None]]:
 
 REGISTRY: list[Callable[[Subparsers], None]] = [add_ingest, add_demo, *_engine_commands()]
 REGISTRY.append(__import__("app.collect", fromlist=["add_collect"]).add_collect)
+REGISTRY.append(__import__("app.ui_command", fromlist=["add_ui"]).add_ui)
 
 
 def register(add: Callable[[Subparsers], None]) -> Callable[[Subparsers], None]:

@@ -62,7 +62,7 @@ def load_yaml(text: str, file: str) -> tuple[Any, Lines]:
         data = yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
+        line = min(mark.line + 1, max(text.count("\n"), 1)) if mark else 1
         raise YamlSyntaxError(f"{file}:{line}: not valid YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"{file}:1: not valid YAML: {exc}") from None
@@ -97,6 +97,8 @@ def pydantic_errors(exc: ValidationError, lines: Lines, prefix: Path_ = (),
     out = []
     for error in exc.errors(include_url=False):
         loc = prefix + tuple(p for p in error["loc"] if not _is_tag(p) and p not in skip)
+        if error["type"] == "union_tag_invalid":
+            loc += (error["ctx"]["discriminator"].strip("'"),)
         message = _message(error)
         out.append(f"{lines.where(loc)}: {dotted(loc)}: {message}")
     return out
@@ -110,9 +112,14 @@ def _is_tag(part: Any) -> bool:
 def _message(error: Any) -> str:
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":
-        return "unknown field; check its spelling against the reference"
+        msg = "unknown field; check its spelling against the reference"
     if kind == "missing":
         return "required field is missing"
+    if kind == "union_tag_invalid":
+        ctx = error["ctx"]
+        expected = ctx["expected_tags"].replace("'", "")
+        name = ctx["discriminator"].strip("'")
+        return f"{name} {ctx['tag']!r} is not one of {expected} (got {ctx['tag']!r})"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     value = error.get("input")

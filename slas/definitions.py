@@ -26,6 +26,7 @@ from slas.spec import (
     SpecFile,
     Team,
     format_duration,
+    format_objective,
 )
 
 DEFAULT_STALL_AFTER = 15 * 60
@@ -176,8 +177,8 @@ def _sla_checks(path: list[Any], sla: Sla, defs: Definitions) -> Iterator[Proble
     if sla.team not in defs.teams:
         yield path + ["team"], _unknown("team", sla.team, defs.teams)
     if sla.warn is not None and sla.warn <= sla.objective:
-        yield path + ["warn"], (f"warn ({sla.warn:%}) must be stricter than the objective "
-                                f"({sla.objective:%})")
+        yield path + ["warn"], (f"warn ({format_objective(sla.warn)}) must be stricter than "
+                                f"the objective ({format_objective(sla.objective)})")
     if isinstance(sla, FreshnessSla):
         yield from _longer(path, sla.window, "max_age", sla.max_age)
         return

@@ -3,7 +3,7 @@
 These models check each value on its own (types, durations, objectives, unknown fields);
 `slas.definitions` adds the checks across fields and files. Every field has a description:
 the JSON Schema (`slas/baton-v1.schema.json`) and the reference page (`docs/sla-reference.md`)
-are generated from them by `python -m slas.reference`.
+are generated from them by `python -m slas.docgen`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,19 @@ def parse_duration(value: Any) -> int:
         if seconds > 0:
             return seconds
     raise ValueError("a duration is a whole number and a unit: 30s, 5m, 2h or 7d")
+
+
+def format_objective(value: Decimal) -> str:
+    """Decimal('0.999') -> '99.9%'."""
+    text = f"{value * 100:f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def _event_types(value: Any) -> Any:
+    names = (value,) if isinstance(value, str) else value
+    if isinstance(names, list | tuple) and not names:
+        raise ValueError("name at least one event type, e.g. type: com.acme.product.activated")
+    return names
 
 
 def format_duration(seconds: int) -> str:
@@ -127,7 +140,8 @@ class CompletenessSla(JourneySla):
 class FreshnessSla(SlaBase):
     kind: Literal["freshness"] = Field(description="Freshness: matching events keep "
                                        "arriving.")
-    type: Names = Field(min_length=1, description="Event type(s) that count (one or a list).")
+    type: Annotated[tuple[str, ...], BeforeValidator(_event_types)] = Field(
+        description="Event type(s) that count (one or a list).")
     source: Names | None = Field(None, description="Only events from these source(s).")
     max_age: Duration = Field(description="Oldest the newest matching event may be.")
 

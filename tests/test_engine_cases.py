@@ -8,8 +8,8 @@ window 1h; `fresh` = freshness of lead.submitted, max_age 2m, window 30m. Minute
 from __future__ import annotations
 
 import pytest
-
 from engine_helpers import MIN, T0, definitions, ev, load
+
 from slas import stages
 from slas.measure import measure
 

@@ -3,11 +3,11 @@ PostgreSQL, for random journeys, duplicates, retries, out-of-order ingestion and
 
 from __future__ import annotations
 
+import reference
+from engine_helpers import MIN, T0, clear, definitions, ev, load
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reference
-from engine_helpers import MIN, T0, clear, definitions, ev, load
 from slas import stages
 from slas.measure import measure
 from slas.stalls import find_stalls
@@ -56,4 +56,4 @@ def test_the_sql_engine_equals_the_reference_for_random_histories(
 
 def _close(a: tuple, b: tuple) -> bool:
     return all((x is None and y is None) or (x is not None and y is not None
-                                             and abs(x - y) < 1e-6) for x, y in zip(a, b))
+                                             and abs(x - y) < 1e-6) for x, y in zip(a, b, strict=True))

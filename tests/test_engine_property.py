@@ -55,5 +55,6 @@ def test_the_sql_engine_equals_the_reference_for_random_histories(
 
 
 def _close(a: tuple, b: tuple) -> bool:
+    pairs = zip(a, b, strict=True)
     return all((x is None and y is None) or (x is not None and y is not None
-                                             and abs(x - y) < 1e-6) for x, y in zip(a, b, strict=True))
+                                             and abs(x - y) < 1e-6) for x, y in pairs)

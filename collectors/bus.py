@@ -151,6 +151,8 @@ class NatsConsumer:
                                            stream=self.source.stream, config=config)
 
     def fetch(self, limit: int, timeout: float) -> list[Message]:
+        if self.client is not None and not self.client.is_connected:
+            self._drop()
         self._connect()
         try:
             batch = self._run(self._fetch(limit, timeout))
@@ -161,11 +163,9 @@ class NatsConsumer:
         return [self._message(m) for m in batch]
 
     async def _fetch(self, limit: int, timeout: float) -> list[Any]:
-        from nats.errors import TimeoutError as NatsTimeout
-
         try:
             return list(await self.sub.fetch(limit, timeout=timeout))
-        except NatsTimeout:
+        except TimeoutError:  # nats' own TimeoutError and asyncio's: nothing waiting
             return []
 
     def _message(self, msg: Any) -> Message:

@@ -84,12 +84,15 @@ def _reject_summary(counts: WriteCounts) -> list[str]:
 
 
 def add_demo(commands: Subparsers) -> None:
-    p = commands.add_parser("demo", help="generate a sample week of lead journeys and load it",
+    p = commands.add_parser("demo", help="sample week of lead journeys -> store -> dashboard",
                             description="Generate a week of sample lead journeys as CloudEvents,"
-                            " ingest them into the store and show what was stored.")
+                            " ingest them, evaluate the SLAs over the week and start the "
+                            "dashboard on http://localhost:8501.")
     p.add_argument("--leads", type=int, default=20000, help="leads to generate (default 20000)")
     p.add_argument("--days", type=float, default=7.0, help="days of history (default 7)")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501)")
+    p.add_argument("--no-ui", action="store_true", help="load and evaluate, then stop")
     p.set_defaults(run=run_demo)
 
 

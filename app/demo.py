@@ -1,37 +1,48 @@
 """`baton demo`: the embedded default a fresh clone runs.
 
 Generates a week of sample lead journeys (the benchmark's generator) as CloudEvents JSON
-lines, ingests them through the same pipeline as `baton ingest`, and prints what was stored.
+lines, ingests them through the same pipeline as `baton ingest`, replays the SLA evaluation
+over that week (hourly, every 15 minutes over the last day) so trends and breaches exist,
+prints the scorecard, and starts the dashboard on http://localhost:8501.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 from sqlalchemy import func, select
 
 from app.commands import ingest_file
-from collectors.sample import generate
+from collectors.sample import DAY_US, HOUR_US, MINUTE_US, generate
+from collectors.schema import to_us
 from collectors.store import Store
 from collectors.tables import events
+from slas import stages
+from slas.definitions import Definitions, load_folder
+from slas.engine import evaluate
 
 
-def write_sample(path: Path, leads: int, days: float, seed: int) -> int:
+def write_sample(path: Path, leads: int, days: float, seed: int, end: datetime) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with path.open("wb") as out:
-        for event in generate(leads, days=days, seed=seed):
+        for event in generate(leads, end=end, days=days, seed=seed):
             out.write(orjson.dumps(event) + b"\n")
             count += 1
     return count
 
 
 def run(args: argparse.Namespace) -> int:
+    definitions = load_folder(args.config)
     store = Store.open(args.store)
     sample = Path("var") / "sample-leads.jsonl"
-    written = write_sample(sample, args.leads, args.days, args.seed)
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    written = write_sample(sample, args.leads, args.days, args.seed, end)
     print(f"generated {written:,} CloudEvents for {args.leads:,} leads over {args.days:g} days "
           f"-> {sample}")
     with sample.open("rb") as stream:
@@ -40,7 +51,39 @@ def run(args: argparse.Namespace) -> int:
     print(f"ingested: accepted {counts.accepted:,}, duplicate {counts.duplicate:,}, "
           f"rejected {counts.rejected:,}")
     print_stored(store)
-    return 0
+    replay(store, definitions, to_us(end), args.days)
+    from app.sla_commands import scorecard
+
+    print("\n" + scorecard(definitions, evaluate(store, definitions, to_us(end))))
+    if args.no_ui:
+        return 0
+    from app.ui_command import run_ui
+
+    args.port, args.address = getattr(args, "port", 8501), "localhost"
+    return run_ui(args)
+
+
+def replay_times(end_us: int, days: float) -> list[int]:
+    """Hourly over the history, every 15 minutes over the last day, ending at `end`."""
+    start = end_us - int(days * DAY_US) + HOUR_US
+    last_day = end_us - DAY_US
+    hourly = range(start, last_day, HOUR_US)
+    quarterly = range(max(start, last_day), end_us + 1, 15 * MINUTE_US)
+    return [*hourly, *quarterly]
+
+
+def replay(store: Store, definitions: Definitions, end_us: int, days: float) -> None:
+    started = time.perf_counter()
+    stages.refresh(store, definitions)
+    times = replay_times(end_us, days)
+    for number, at in enumerate(times, start=1):
+        evaluate(store, definitions, at, refresh=False)
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\revaluating the week: {number}/{len(times)}")
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    print(f"evaluated {len(definitions.slas)} SLAs at {len(times)} times over the week in "
+          f"{time.perf_counter() - started:.1f} s")
 
 
 def print_stored(store: Store) -> None:

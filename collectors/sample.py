@@ -6,8 +6,9 @@ Submissions follow business hours (weekdays 8-19 UTC, light nights and weekends)
 heavy-tailed latencies (log-normal bodies with Pareto tails); some leads stall for good at a
 stage; some events are retried (a second event later: the first one counts) or delivered twice
 (the same id: a duplicate). Two incidents are built in: a routing outage on the CRM assignment
-hop and, near the end, an enrichment outage that leaves leads stuck. Product activation events
-(for the freshness SLA) arrive about every 20 seconds, with one 25-minute gap.
+hop (an hour, eight times slower) and, in the last 50 minutes, an enrichment outage that
+leaves most leads stuck. Product activation events
+(for the freshness SLA) arrive about every 10 seconds, with one 25-minute gap.
 Events later than `end` are not emitted: they have not happened yet.
 """
 
@@ -29,11 +30,11 @@ DAY_US = 24 * HOUR_US
 # (stage type, event source, median hop latency in seconds, tail weight, stall probability)
 HOPS: tuple[tuple[str, str, float, float, float], ...] = (
     ("com.acme.lead.submitted", "https://forms.acme.example/leads", 0.0, 0.0, 0.0),
-    ("gateway.request.accepted", "kong://gateway/routes/lead-intake", 0.4, 0.01, 0.002),
-    ("com.acme.lead.created", "nats://bus/leads", 0.3, 0.01, 0.002),
-    ("com.acme.lead.enriched", "https://enrich.acme.example", 25.0, 0.03, 0.008),
-    ("crm.lead.upserted", "hubspot://portal/62515", 35.0, 0.03, 0.004),
-    ("crm.lead.assigned", "hubspot://portal/62515/owners", 70.0, 0.05, 0.006),
+    ("gateway.request.accepted", "kong://gateway/routes/lead-intake", 0.4, 0.002, 0.0002),
+    ("com.acme.lead.created", "nats://bus/leads", 0.3, 0.002, 0.0002),
+    ("com.acme.lead.enriched", "https://enrich.acme.example", 8.0, 0.004, 0.0008),
+    ("crm.lead.upserted", "hubspot://portal/62515", 10.0, 0.004, 0.0003),
+    ("crm.lead.assigned", "hubspot://portal/62515/owners", 30.0, 0.005, 0.002),
 )
 CHANNELS = ("webinar", "ebook", "demo-request", "pricing-page", "partner")
 REGIONS = ("emea", "na", "apac", "latam")
@@ -54,7 +55,7 @@ def default_incidents(start_us: int, end_us: int) -> list[Incident]:
     span = end_us - start_us
     return [
         Incident(hop=5, start_us=start_us + int(span * 0.62), end_us=start_us + int(span * 0.62)
-                 + 2 * HOUR_US, factor=12.0),
+                 + HOUR_US, factor=8.0),
         Incident(hop=3, start_us=end_us - 50 * MINUTE_US, end_us=end_us, stall=0.6),
     ]
 
@@ -153,7 +154,7 @@ def _activations(rng: random.Random, start_us: int, end_us: int) -> Iterator[dic
     gap_end = gap_start + 25 * MINUTE_US
     t, number = start_us, 0
     while True:
-        t += int(rng.expovariate(1 / 20) * 1e6)
+        t += int(rng.expovariate(1 / 10) * 1e6)
         if t > end_us:
             return
         if gap_start <= t < gap_end:

@@ -11,7 +11,9 @@ WINDOW_WORDS = {"7d": "this week", "1d": "today", "30d": "this month", "1h": "th
 def percent(value: float | None, digits: int = 2) -> str:
     if value is None:
         return "-"
-    text = f"{value * 100:.{digits}f}".rstrip("0").rstrip(".")
+    text = f"{value * 100:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return f"{text}%"
 
 

@@ -85,3 +85,13 @@ def test_burn_rate_of_the_whole_window_scales_bad_share_by_the_budget(good, bad)
     r = judge(DEFS.sla("f99"), Counts(good, bad, {"1h": (good, bad), "6h": (good, bad)}))
     assert r.burn_rate["1h"] == pytest.approx(bad / (good + bad) / 0.01)
     assert r.budget_remaining == pytest.approx(1 - bad / (0.01 * (good + bad)))
+
+
+@pytest.mark.parametrize(("value", "digits", "shown"), [
+    (1.0, 0, "100%"), (0.9883, 2, "98.83%"), (0.99, 2, "99%"), (-0.17, 0, "-17%"),
+    (None, 2, "-"), (0.999, 2, "99.9%"), (10.0, 0, "1000%"),
+])
+def test_percentages_are_shown_without_trailing_zeros(value, digits, shown):
+    from slas.words import percent
+
+    assert percent(value, digits) == shown

@@ -119,6 +119,15 @@ def current_user() -> User | None:
     return user if isinstance(user, User) and user.via == "local" else None
 
 
+def page_user() -> User:
+    """The user the router signed in. A page reached without going through the router (the
+    very first request of a fresh server can be a page's own URL) is sent through it."""
+    user = st.session_state.get(SESSION_KEY)
+    if not isinstance(user, User):
+        st.switch_page("ui.py")
+    return user
+
+
 def login_page() -> None:
     """The sign-in screen: an OIDC button, or a name/password form for the users file."""
     st.title("Baton")

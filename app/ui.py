@@ -41,9 +41,10 @@ def sidebar(user: auth.User) -> None:
 def main() -> None:
     st.set_page_config(page_title="Baton", page_icon=":material/sports_score:", layout="wide")
     user = auth.current_user()
-    if user is None:
-        auth.login_page()
-        st.stop()
+    if user is None:  # every URL leads to the sign-in page
+        st.navigation([st.Page(auth.login_page, title="Sign in", icon=":material/login:")],
+                      position="hidden").run()
+        return
     st.session_state[auth.SESSION_KEY] = user
     pages = {
         "Monitor": [

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import data
+from app import auth, data
 from app import figures as fx
 from slas.errors import DefinitionError
 
 PERIODS = {"24h": 1, "7d": 7, "30d": 30}
 
+auth.page_user()
 tz = st.session_state.get("tz", "UTC")
 st.title("Breaches")
 st.caption("Open and recent SLA breaches: owner, duration, worst SLI and the stage where the "

@@ -11,12 +11,12 @@ from app import figures as fx
 
 DRY_RUN_DAYS = {"7 days": 7, "30 days": 30}
 
+user = auth.page_user()
 tz = st.session_state.get("tz", "UTC")
-user: auth.User = st.session_state.get(auth.SESSION_KEY, auth.ANONYMOUS)
 st.title("SLA editor")
 if not user.can_edit:
     st.info(f"Read-only: {user.name} has the {user.role} role, so this page shows the "
-            "definitions, validates edits and runs dry runs, but cannot save. Editors sign in "
+            "definitions, their diff and dry runs, but cannot change them. Editors sign in "
             "with a user made by `baton users add NAME --role editor`.",
             icon=":material/lock:")
 
@@ -38,6 +38,7 @@ if st.session_state[base_key] != on_disk:
         st.rerun()
 
 text = st.text_area("Definitions (YAML)", value=st.session_state[base_key], height=480,
+                    disabled=not user.can_edit,
                     key=f"editor-text:{name}",
                     help="Validated on every change (press Ctrl+Enter or click outside).")
 errors = editor.validate(files, name, text)

@@ -8,8 +8,8 @@ import streamlit as st
 from app import auth, data, editor
 from app import figures as fx
 
+user = auth.page_user()
 tz = st.session_state.get("tz", "UTC")
-user: auth.User = st.session_state.get(auth.SESSION_KEY, auth.ANONYMOUS)
 st.title("SLA history")
 st.caption("Who changed which SLA file, when and why; roll back to any earlier version.")
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import data
+from app import auth, data
 from app import figures as fx
 from slas.errors import DefinitionError, EvaluationError
 from slas.spec import CompletenessSla, LatencySla
 
 PERIODS = {"24h": 1, "7d": 7, "30d": 30}
 
+auth.page_user()
 tz = st.session_state.get("tz", "UTC")
 st.title("Journeys & stalls")
 st.caption("Which leads are stuck right now, at which stage, and which team owns the next step.")

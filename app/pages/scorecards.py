@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import data
+from app import auth, data
 from app import figures as fx
 from slas.errors import DefinitionError
 
@@ -13,6 +13,7 @@ PERIODS = {"24h": 1, "7d": 7, "30d": 30}
 STATUS_ORDER = ["breached", "at_risk", "warning", "ok", "no_data"]
 MET = ("ok", "warning", "at_risk")
 
+auth.page_user()
 tz = st.session_state.get("tz", "UTC")
 st.title("Scorecards")
 st.caption("One card per team: are we keeping our promises? Every SLA, its error budget and "

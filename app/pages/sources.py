@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import data
+from app import auth, data
 from app import figures as fx
 from slas.errors import DefinitionError
 from slas.spec import FreshnessSla
@@ -13,6 +13,7 @@ from slas.spec import FreshnessSla
 PERIODS = {"24h": 1, "7d": 7, "30d": 30}
 PAGE_SIZE = 50
 
+auth.page_user()
 tz = st.session_state.get("tz", "UTC")
 st.title("Sources")
 st.caption("Per collector: last success, freshness, lag, ingest rate, errors, and every "

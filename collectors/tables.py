@@ -137,6 +137,7 @@ journey_stages = Table(
     Column("stage", String, primary_key=True),
     Column("first_us", BigInteger, nullable=False, doc="time of the stage's first event"),
     Index("ix_journey_stages_stage_time", "journey", "stage", "first_us", "jkey"),
+    sqlite_with_rowid=False,  # clustered on the key: one seek per journey lookup
 )
 
 journey_attrs = Table(
@@ -149,6 +150,7 @@ journey_attrs = Table(
     Column("source", String, primary_key=True),
     Column("event_id", String, primary_key=True),
     Column("value", Text, nullable=False, doc="the attribute's value as JSON text"),
+    sqlite_with_rowid=False,
 )
 
 sla_results = Table(

@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, literal, or_, select
+import orjson
+from sqlalchemy import Connection, Float, Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from collectors.tables import events, journey_attrs, journey_stages
@@ -46,25 +47,48 @@ def _sum(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def population(conn: Connection, sla: JourneySla, at_us: int, lo_us: int, hi_us: int):
-    """FROM/JOIN for journeys whose `from` time is in (lo, hi], matching `where` as of T.
-    Returns (f, t, conditions): f and t are the `from` and `to` rows (t outer-joined)."""
-    f = journey_stages.alias("f")
-    t = journey_stages.alias("t")
+@dataclass(frozen=True)
+class Population:
+    """A journey SLA's population at T as a CTE `pop(jkey, f, t)` (the `from` and `to`
+    times, t NULL when never reached), with its good and bad conditions, as SQL."""
+
+    pop: Any
+    good: ColumnElement[bool]
+    bad: ColumnElement[bool]
+    reached: ColumnElement[bool]
+    allowed_us: int
+
+
+def population(conn: Connection, sla: JourneySla, at_us: int) -> Population:
+    """Journeys whose `from` time is in the SLA's range at T and whose attributes as of T
+    match `where`; good and bad per DESIGN.md."""
+    latency_kind = isinstance(sla, LatencySla)
+    allowed = (sla.threshold if isinstance(sla, LatencySla) else sla.within) * US  # type: ignore[union-attr]
+    hi = at_us if latency_kind else at_us - allowed
+    f, t = journey_stages.alias("f"), journey_stages.alias("t")
     joined = f.outerjoin(t, and_(t.c.journey == f.c.journey, t.c.jkey == f.c.jkey,
                                  t.c.stage == sla.to))
-    conditions = [f.c.journey == sla.journey, f.c.stage == sla.from_, f.c.first_us > lo_us,
-                  f.c.first_us <= hi_us]
+    conditions = [f.c.journey == sla.journey, f.c.stage == sla.from_,
+                  f.c.first_us > at_us - sla.window * US, f.c.first_us <= hi]
     conditions += [where_matches(conn, sla.journey, f.c.jkey, name, wanted, at_us)
                    for name, wanted in sla.where.items()]
-    return joined, f, t, conditions
+    pop = (select(f.c.jkey, f.c.first_us.label("f"), t.c.first_us.label("t"))
+           .select_from(joined).where(*conditions).cte("pop"))
+    reached = and_(pop.c.t.is_not(None), pop.c.t <= at_us)
+    waited = pop.c.t - pop.c.f
+    good = and_(reached, waited <= allowed)
+    if latency_kind:
+        bad = or_(and_(reached, waited > allowed),
+                  and_(~reached, literal(at_us) - pop.c.f > allowed))
+    else:
+        good = and_(pop.c.t.is_not(None), waited <= allowed)
+        bad = ~good
+    return Population(pop, good, bad, reached, allowed)
 
 
 def where_matches(conn: Connection, journey: str, jkey: ColumnElement[str], name: str,
                   wanted: object, at_us: int) -> ColumnElement[bool]:
     """The attribute's latest value at or before T (ties: source, then id) is one wanted."""
-    import orjson
-
     a = journey_attrs.alias("a")
     source, event_id = a.c.source, a.c.event_id
     if conn.dialect.name == "postgresql":
@@ -78,54 +102,57 @@ def where_matches(conn: Connection, journey: str, jkey: ColumnElement[str], name
     return latest.in_([orjson.dumps(v).decode() for v in values])
 
 
-@dataclass(frozen=True)
-class Judged:
-    """A journey SLA's population at T with its good and bad conditions, as SQL."""
-
-    joined: Any
-    f: Any
-    t: Any
-    conditions: list[ColumnElement[bool]]
-    good: ColumnElement[bool]
-    bad: ColumnElement[bool]
-    allowed_us: int
+def _counts(p: Population, at_us: int) -> list[ColumnElement[int]]:
+    columns = [_sum(p.good), _sum(p.bad)]
+    for span in SPANS.values():
+        recent = p.pop.c.f > at_us - span
+        columns += [_sum(and_(recent, p.good)), _sum(and_(recent, p.bad))]
+    return columns
 
 
-def judged(conn: Connection, sla: JourneySla, at_us: int) -> Judged:
-    if isinstance(sla, LatencySla):
-        allowed = sla.threshold * US
-        joined, f, t, conditions = population(conn, sla, at_us, at_us - sla.window * US,
-                                              at_us)
-        reached = and_(t.c.first_us.is_not(None), t.c.first_us <= at_us)
-        waited = t.c.first_us - f.c.first_us
-        good = and_(reached, waited <= allowed)
-        bad = or_(and_(reached, waited > allowed),
-                  and_(~reached, literal(at_us) - f.c.first_us > allowed))
-    else:
-        assert isinstance(sla, CompletenessSla)
-        allowed = sla.within * US
-        joined, f, t, conditions = population(conn, sla, at_us, at_us - sla.window * US,
-                                              at_us - allowed)
-        good = and_(t.c.first_us.is_not(None), t.c.first_us - f.c.first_us <= allowed)
-        bad = ~good
-    return Judged(joined, f, t, conditions, good, bad, allowed)
+def _spans(row: Any) -> dict[str, tuple[int, int]]:
+    return {name: (int(row[2 + 2 * i]), int(row[3 + 2 * i])) for i, name in enumerate(SPANS)}
+
+
+def completeness(conn: Connection, sla: CompletenessSla, at_us: int) -> Counts:
+    p = population(conn, sla, at_us)
+    row = conn.execute(select(*_counts(p, at_us)).select_from(p.pop)).one()
+    return Counts(int(row[0]), int(row[1]), _spans(row))
 
 
 def latency(conn: Connection, sla: LatencySla, at_us: int) -> Counts:
-    parts = judged(conn, sla, at_us)
-    joined, f, t, conditions, good, bad = (parts.joined, parts.f, parts.t, parts.conditions,
-                                           parts.good, parts.bad)
-    reached = and_(t.c.first_us.is_not(None), t.c.first_us <= at_us)
-    waited = t.c.first_us - f.c.first_us
-    columns = [_sum(good), _sum(bad), _sum(reached)]
-    for span in SPANS.values():
-        recent = f.c.first_us > at_us - span
-        columns += [_sum(and_(recent, good)), _sum(and_(recent, bad))]
-    row = conn.execute(select(*columns).select_from(joined).where(*conditions)).one()
-    spans = {name: (row[3 + 2 * i], row[4 + 2 * i]) for i, name in enumerate(SPANS)}
-    ranks = _ranks(int(row[2]))
-    waits = select(waited.label("d")).select_from(joined).where(*conditions, reached)
-    return Counts(int(row[0]), int(row[1]), spans, _percentiles(conn, waits, ranks))
+    """Counts and percentiles in one statement: the population is computed once (a CTE
+    used twice is materialised), ranked in SQL, and only the needed ranks come back."""
+    p = population(conn, sla, at_us)
+    totals = select(*_counts(p, at_us)).select_from(p.pop).subquery("totals")
+    waited = (p.pop.c.t - p.pop.c.f).label("d")
+    ranked = (select(waited, (func.row_number().over(order_by=waited) - 1).label("rn"),
+                     func.count().over().label("n"))
+              .where(p.reached).cte("ranked"))
+    picked = (select(ranked.c.rn, ranked.c.d, ranked.c.n)
+              .where(ranked.c.rn.in_(_rank_bounds(conn, ranked.c.n))).subquery("picked"))
+    rows = conn.execute(select(totals, picked.c.rn, picked.c.d, picked.c.n)
+                        .select_from(totals.outerjoin(picked, literal(True)))).all()
+    first = rows[0]
+    reached = int(first.n) if first.n is not None else 0
+    values = {int(r.rn): int(r.d) for r in rows if r.rn is not None}
+    return Counts(int(first[0]), int(first[1]), _spans(first),
+                  _interpolate(_ranks(reached), values))
+
+
+def _rank_bounds(conn: Connection, n: Any) -> list[Any]:
+    """SQL for floor and ceil of p * (n - 1) for each percentile, in double precision
+    like Python's `_ranks`, so both pick the same ranks."""
+    bounds = []
+    for p in PERCENTILES:
+        position = cast(literal(p), Float) * cast(n - 1, Float)
+        if conn.dialect.name == "postgresql":
+            low, high = func.floor(position), func.ceil(position)
+        else:
+            low = cast(position, Integer)  # truncation == floor: position >= 0
+            high = low + case((position > low, 1), else_=0)
+        bounds += [low, high]
+    return bounds
 
 
 def _ranks(count: int) -> list[tuple[int, int, float]]:
@@ -137,44 +164,25 @@ def _ranks(count: int) -> list[tuple[int, int, float]]:
     return out if count else []
 
 
-def _percentiles(conn: Connection, waits, ranks: list[tuple[int, int, float]]
+def _interpolate(ranks: list[tuple[int, int, float]], values: dict[int, int]
                  ) -> tuple[float | None, ...]:
     if not ranks:
         return (None,) * len(PERCENTILES)
-    wanted = sorted({r for lo, hi, _ in ranks for r in (lo, hi)})
-    inner = waits.subquery()
-    numbered = select(inner.c.d, (func.row_number().over(order_by=inner.c.d) - 1).label("rn"))
-    sub = numbered.subquery()
-    values = dict(conn.execute(select(sub.c.rn, sub.c.d).where(sub.c.rn.in_(wanted))).all())
     return tuple((values[lo] + (values[hi] - values[lo]) * frac) / US for lo, hi, frac in ranks)
-
-
-def completeness(conn: Connection, sla: CompletenessSla, at_us: int) -> Counts:
-    parts = judged(conn, sla, at_us)
-    joined, f, conditions, good = parts.joined, parts.f, parts.conditions, parts.good
-    columns = [_sum(good), func.count()]
-    for span in SPANS.values():
-        recent = f.c.first_us > at_us - span
-        columns += [_sum(and_(recent, good)), _sum(recent)]
-    row = conn.execute(select(*columns).select_from(joined).where(*conditions)).one()
-    spans = {name: (int(row[2 + 2 * i]), int(row[3 + 2 * i]) - int(row[2 + 2 * i]))
-             for i, name in enumerate(SPANS)}
-    return Counts(int(row[0]), int(row[1]) - int(row[0]), spans)
 
 
 def stalled_stage(conn: Connection, sla: JourneySla, stage_names: list[str], at_us: int
                   ) -> tuple[int, int] | None:
     """For the bad journeys at T: the stage each had last reached when its deadline passed
     (`from` time + threshold or within), most common first: (stage index, journeys)."""
-    parts = judged(conn, sla, at_us)
-    f = parts.f
+    p = population(conn, sla, at_us)
     s = journey_stages.alias("s")
     index = case({name: i for i, name in enumerate(stage_names)}, value=s.c.stage)
-    reached_by_deadline = parts.joined.join(s, and_(
-        s.c.journey == f.c.journey, s.c.jkey == f.c.jkey,
-        s.c.first_us <= f.c.first_us + parts.allowed_us, s.c.first_us <= at_us))
+    reached_by_deadline = p.pop.join(s, and_(
+        s.c.journey == sla.journey, s.c.jkey == p.pop.c.jkey,
+        s.c.first_us <= p.pop.c.f + p.allowed_us, s.c.first_us <= at_us))
     last = (select(func.max(index).label("last")).select_from(reached_by_deadline)
-            .where(*parts.conditions, parts.bad).group_by(f.c.jkey).subquery())
+            .where(p.bad).group_by(p.pop.c.jkey).subquery())
     row = conn.execute(select(last.c.last, func.count()).group_by(last.c.last)
                        .order_by(func.count().desc(), last.c.last).limit(1)).first()
     return None if row is None else (int(row[0]), int(row[1]))

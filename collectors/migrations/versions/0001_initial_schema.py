@@ -90,14 +90,16 @@ def upgrade() -> None:
     sa.Column('source', sa.String(), nullable=False),
     sa.Column('event_id', sa.String(), nullable=False),
     sa.Column('value', sa.Text(), nullable=False),
-    sa.PrimaryKeyConstraint('journey', 'jkey', 'name', 'time_us', 'source', 'event_id')
+    sa.PrimaryKeyConstraint('journey', 'jkey', 'name', 'time_us', 'source', 'event_id'),
+    sqlite_with_rowid=False
     )
     op.create_table('journey_stages',
     sa.Column('journey', sa.String(), nullable=False),
     sa.Column('jkey', sa.String(), nullable=False),
     sa.Column('stage', sa.String(), nullable=False),
     sa.Column('first_us', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('journey', 'jkey', 'stage')
+    sa.PrimaryKeyConstraint('journey', 'jkey', 'stage'),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('journey_stages', schema=None) as batch_op:
         batch_op.create_index('ix_journey_stages_stage_time', ['journey', 'stage', 'first_us', 'jkey'], unique=False)

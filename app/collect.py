@@ -16,7 +16,7 @@ import requests
 from collectors.errors import CollectorError
 from collectors.runner import Collector, drain, run_forever
 from collectors.sources import PUSH_KINDS, Source, SourcesConfig, load_sources
-from collectors.store import Store
+from collectors.store import Store, WriteCounts
 
 Subparsers = Any
 
@@ -78,22 +78,40 @@ def run_collect(args: argparse.Namespace) -> int:
     config = load_sources(sources_file(args))
     store = Store.open(args.store)
     chosen = selected(config, args.source)
-    collectors = {}
-    for name, source in chosen.items():
-        collector = build_collector(store, name, source)
-        if collector is not None:
-            collectors[name] = collector
-        elif args.source:
-            print(f"baton: source {name!r} is push-only ({source.kind}); run `baton receive`",
-                  file=sys.stderr)
+    collectors, broken = _build_all(store, chosen, quiet_push=not args.source)
     if not collectors:
+        if broken:
+            return 1
         raise CollectorError(f"no source to pull from in {config.file}; push-only kinds "
                              f"({', '.join(sorted(PUSH_KINDS))}) are served by `baton receive`")
     try:
-        return _once(store, collectors) if args.once else _forever(store, collectors, chosen)
+        code = _once(store, collectors) if args.once else _forever(store, collectors, chosen)
     finally:
         for collector in collectors.values():
             collector.close()
+    return 1 if broken else code
+
+
+def _build_all(store: Store, chosen: dict[str, Source], quiet_push: bool
+               ) -> tuple[dict[str, Collector], int]:
+    """The collectors that could be built; a source that cannot (e.g. its token variable
+    is unset) is reported, recorded on the Sources page, and skipped."""
+    collectors: dict[str, Collector] = {}
+    broken = 0
+    for name, source in chosen.items():
+        try:
+            collector = build_collector(store, name, source)
+        except CollectorError as exc:
+            print(f"baton: {exc}", file=sys.stderr)
+            store.record_source(name, source.kind, WriteCounts(), error=str(exc))
+            broken += 1
+            continue
+        if collector is not None:
+            collectors[name] = collector
+        elif not quiet_push:
+            print(f"baton: source {name!r} is push-only ({source.kind}); run `baton receive`",
+                  file=sys.stderr)
+    return collectors, broken
 
 
 def _once(store: Store, collectors: dict[str, Collector]) -> int:

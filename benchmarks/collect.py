@@ -45,7 +45,6 @@ from collectors.runner import drain  # noqa: E402
 from collectors.sample import generate  # noqa: E402
 from collectors.sources import KongSource, NatsSource, RabbitSource, RedisSource  # noqa: E402
 from collectors.store import Store  # noqa: E402
-from collectors.tables import events  # noqa: E402
 
 BATCH = 1000
 Row = tuple[str, int, float, str]

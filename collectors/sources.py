@@ -197,7 +197,8 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
 DEFAULT_TIME = {"kong": "started_at", "otlp": "endTimeUnixNano", "hubspot": "updatedAt",
                 "salesforce": "SystemModstamp"}
 DEFAULT_RULES: dict[str, tuple[Rule, ...]] = {
-    "kong": (Rule(type="gateway.request.accepted", when={"response.status": {"lt": 400}}),),
+    "kong": (Rule(type="gateway.request.accepted", when={"response.status": {"lt": 400}},
+                  time=None),),
     "otlp": (),
     "hubspot": (
         Rule(type="crm.lead.upserted", time="properties.createdate"),
@@ -207,7 +208,7 @@ DEFAULT_RULES: dict[str, tuple[Rule, ...]] = {
     ),
     "salesforce": (
         Rule(type="crm.lead.upserted", time="CreatedDate"),
-        Rule(type="crm.lead.assigned", when={"OwnerId": {"startswith": "005"}}),
+        Rule(type="crm.lead.assigned", when={"OwnerId": {"startswith": "005"}}, time=None),
     ),
 }
 DEFAULT_DATA: dict[str, dict[str, str]] = {

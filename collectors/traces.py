@@ -104,7 +104,8 @@ def span_view(span: Any, resource: dict[str, Any], scope: str | None) -> dict[st
     for name in ("startTimeUnixNano", "endTimeUnixNano"):
         if span.get(name) in (None, "", "0", 0):
             raise InvalidEvent(f"the span has no {name}")
-    status = span.get("status") if isinstance(span.get("status"), dict) else {}
+    found = span.get("status")
+    status: dict[str, Any] = found if isinstance(found, dict) else {}
     return {
         "traceId": trace_id.lower(), "spanId": span_id.lower(),
         "parentSpanId": (span.get("parentSpanId") or "").lower() or None,

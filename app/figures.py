@@ -34,9 +34,10 @@ def local_time(us: int | float | None, tz: str) -> datetime | None:
     return datetime.fromtimestamp(int(us) / US, UTC).astimezone(ZoneInfo(tz))
 
 
-def fmt_time(us: int | float | None, tz: str) -> str:
+def fmt_time(us: int | float | None, tz: str, seconds: bool = False) -> str:
     moment = local_time(us, tz)
-    return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M %Z")
+    shape = "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
+    return "—" if moment is None else moment.strftime(shape)
 
 
 def to_local(values: pd.Series, tz: str) -> pd.Series:

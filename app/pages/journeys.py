@@ -131,16 +131,16 @@ stall = None if timeline.stall is None else {"next_stage": timeline.stall.next_s
 st.plotly_chart(fx.lead_gantt(stage_frame, span_frame, stall, now, tz), width="stretch")
 st.dataframe(pd.DataFrame({
     "Stage": stage_frame["name"], "Owner": stage_frame["owner"],
-    "Reached": stage_frame["first_us"].map(lambda v: fx.fmt_time(v, tz)),
+    "Reached": stage_frame["first_us"].map(lambda v: fx.fmt_time(v, tz, seconds=True)),
     "Records": stage_frame["attempts"]}), hide_index=True, width="stretch")
 with st.expander(f"Records ({len(timeline.events)}) and spans ({len(timeline.spans)})"):
     st.dataframe(pd.DataFrame([{
-        "Time": fx.fmt_time(e["time_us"], tz), "Type": e["type"], "Source": e["source"],
-        "Id": e["event_id"], "Data": e["data"]} for e in timeline.events]),
+        "Time": fx.fmt_time(e["time_us"], tz, seconds=True), "Type": e["type"],
+        "Source": e["source"], "Id": e["event_id"], "Data": e["data"]} for e in timeline.events]),
         hide_index=True, width="stretch")
     if timeline.spans:
         st.dataframe(pd.DataFrame([{
             "Span": sp["name"], "Service": sp["service"], "Start": fx.fmt_time(
-                sp["start_us"], tz), "Duration": fx.fmt_duration(
+                sp["start_us"], tz, seconds=True), "Duration": fx.fmt_duration(
                 (sp["end_us"] - sp["start_us"]) / 1e6), "Status": sp["status_code"]}
             for sp in timeline.spans]), hide_index=True, width="stretch")

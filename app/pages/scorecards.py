@@ -77,8 +77,10 @@ for start in range(0, len(team_rows), 4):
                         f":{fx.STATUS_BADGE[status]}-badge[{fx.STATUS_LABELS[status]}]")
             a, b = st.columns(2)
             a.metric("SLAs met", f"{met} / {len(rows)}")
-            b.metric("Error budget left", fx.fmt_percent(rows["budget_remaining"].min(), 1),
-                     help="The lowest remaining error budget among the team's SLAs.")
+            budget = rows["budget_remaining"].min()
+            b.metric("Error budget left", "Spent" if budget < 0 else fx.fmt_percent(budget, 1),
+                     help="The lowest remaining error budget among the team's SLAs "
+                     f"({fx.fmt_percent(budget, 0)}).")
             st.caption(f"Worst: **{worst['sla']}** — {sentence(worst)}")
 
 st.subheader("Every SLA")

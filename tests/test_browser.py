@@ -1,0 +1,148 @@
+"""A real browser on a real `baton ui`: headless Chromium (the Debian package, never a browser
+download) signs in and opens every page of a populated SQLite store, checks its key text and
+saves a screenshot per page under artifacts/ (kept by CI as test artifacts)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_ui_support import PASSWORD, ROOT, copy_config, make_users, populate
+
+from collectors.store import Store
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+PAGES = [  # (link in the sidebar, text the page must show, screenshot name)
+    ("Scorecards", "SLAs met", "scorecards"),
+    ("Breaches", "Open now", "breaches"),
+    ("Journeys & stalls", "Stuck leads", "journeys"),
+    ("Sources", "Rejected records", "sources"),
+    ("SLA editor", "Valid: every file checks out together", "editor"),
+    ("SLA history", "No versions saved yet", "history"),
+]
+WAIT_MS = 30_000
+VIEWPORT = {"width": 1440, "height": 2000}  # Streamlit scrolls inside: no full-page shots
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="needs the Debian packages chromium and chromium-driver")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"baton ui exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"baton ui did not answer on {url} within {timeout:.0f}s")
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running `baton ui` on a free port, on a populated SQLite store, with users."""
+    folder = tmp_path_factory.mktemp("browser")
+    config = copy_config(folder)
+    url = f"sqlite:///{folder / 'baton.db'}"
+    store = Store.open(url)
+    populate(store, config)
+    store.close()
+    port = free_port()
+    env = dict(os.environ, BATON_USERS_FILE=str(make_users(folder / "users.yaml")))
+    log = (folder / "ui.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "--store", url, "--config", str(config), "ui",
+         "--port", str(port), "--address", "127.0.0.1"],
+        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, process)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def settle(page: object) -> None:
+    """Wait (bounded) until Streamlit has finished running the page's script."""
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached",  # type: ignore[attr-defined]
+                           timeout=WAIT_MS)
+    page.wait_for_timeout(800)  # type: ignore[attr-defined]  # let charts paint
+
+
+def sign_in(page: object, name: str) -> None:
+    page.get_by_role("textbox", name="User name").fill(name)  # type: ignore[attr-defined]
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
+    page.get_by_text("Signed in as").wait_for()  # type: ignore[attr-defined]
+
+
+def test_every_page_opens_in_a_real_browser_after_signing_in(dashboard, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport=VIEWPORT)  # type: ignore[attr-defined]
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{dashboard}/editor")  # a page's own URL, first thing on a fresh server
+    page.get_by_text("Sign in to see the SLA dashboard.").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-0-sign-in.png"))
+    sign_in(page, "erin")
+    for number, (link, expected, name) in enumerate(PAGES, start=1):
+        page.get_by_role("link", name=link).first.click()
+        page.get_by_text(expected).first.wait_for()
+        settle(page)
+        shot = ARTIFACTS / f"dashboard-{number}-{name}.png"
+        page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 10_000
+    page.close()
+
+
+def test_a_stuck_leads_timeline_opens_in_the_browser(dashboard, browser):
+    page = browser.new_page(viewport=VIEWPORT)  # type: ignore[attr-defined]
+    page.set_default_timeout(WAIT_MS)
+    page.goto(dashboard)
+    sign_in(page, "victor")
+    page.get_by_role("link", name="Journeys & stalls").first.click()
+    page.get_by_text("Stuck leads").wait_for()
+    settle(page)
+    key_box = page.get_by_role("textbox", name="Lead key", exact=True)
+    key_box.fill("L-0000001")
+    key_box.press("Enter")
+    page.get_by_text("Lead timeline").first.wait_for()
+    page.get_by_text("completed the lead journey").first.wait_for()
+    settle(page)
+    page.get_by_text("Records (").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-7-lead-timeline.png"))
+    page.close()

@@ -93,7 +93,7 @@ def run_bus(folder: Path, kind: str, lines: list[bytes]) -> tuple[int, float]:
     source, cleanup = PUBLISHERS[kind](tag, lines)
     store = fresh_store(folder, kind)
     collector = bus_collector(store, kind, source)
-    collector.timeout = 0.5
+    collector.timeout = 0.1  # the final, empty fetch waits this long
     try:
         counts, seconds = timed(lambda: drain(store, collector))
     finally:

@@ -72,7 +72,7 @@ class BusCollector:
         events, rejects = self.decode(messages)
         counts = commit(self.store, events, rejects)
         self.consumer.ack(messages)
-        return Poll(counts, more=len(messages) >= self.source.batch, newest_us=newest(events))
+        return Poll(counts, more=True, newest_us=newest(events))  # until a fetch comes back empty
 
     def decode(self, messages: Sequence[Message]) -> tuple[list[Event], list[Reject]]:
         events: list[Event] = []

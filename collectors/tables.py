@@ -140,6 +140,15 @@ journey_stages = Table(
     sqlite_with_rowid=False,  # clustered on the key: one seek per journey lookup
 )
 
+journey_open = Table(
+    "journey_open",
+    metadata,
+    Column("journey", String, primary_key=True),
+    Column("jkey", String, primary_key=True),
+    sqlite_with_rowid=False,
+    comment="journeys that have not reached their final stage (stall candidates)",
+)
+
 journey_attrs = Table(
     "journey_attrs",
     metadata,

@@ -3,9 +3,10 @@
 `journey_stages` holds, for each journey key and stage, the time of the stage's first event
 (the earliest, whatever the order of ingestion); `journey_attrs` holds every value of the
 attributes that `where` clauses read, with its event's time, so the value as of any T can be
-looked up. Both are derived data: `refresh` processes events past a cursor (their `seq`), and
-rebuilds a journey from scratch when its definition changes. A journey's events are the events
-of its stages' types that carry its key.
+looked up; `journey_open` holds the keys that have not reached the final stage, the only
+journeys that can be stalled now. All are derived data: `refresh` processes events past a
+cursor (their `seq`), and rebuilds a journey from scratch when its definition changes.
+A journey's events are the events of its stages' types that carry its key.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from collectors.store import Store
-from collectors.tables import events, journey_attrs, journey_stages
+from collectors.tables import events, journey_attrs, journey_open, journey_stages
 from slas.definitions import Definitions
 from slas.spec import CompletenessSla, Journey, LatencySla
 
@@ -56,14 +57,15 @@ def _refresh_journey(store: Store, name: str, journey: Journey, attrs: list[str]
         return 0
     with store.engine.begin() as conn:
         if saved[0] != fingerprint:
-            conn.execute(delete(journey_stages).where(journey_stages.c.journey == name))
-            conn.execute(delete(journey_attrs).where(journey_attrs.c.journey == name))
+            for table in (journey_stages, journey_attrs, journey_open):
+                conn.execute(delete(table).where(table.c.journey == name))
         store.set_cursor(cursor, f"{fingerprint}:{done}", conn=conn)
     start = done
     while start < newest:
         end = min(start + CHUNK, newest)
         with store.engine.begin() as conn:
             _upsert_stages(store, conn, name, journey, start, end)
+            _track_open(store, conn, name, journey, start, end)
             for attr in attrs:
                 _insert_attrs(store, conn, name, journey, attr, start, end)
             store.set_cursor(cursor, f"{fingerprint}:{end}", conn=conn)
@@ -97,6 +99,20 @@ def _upsert_stages(store: Store, conn: Connection, name: str, journey: Journey,
         journey_stages.c.first_us, stmt.excluded.first_us)
     conn.execute(stmt.on_conflict_do_update(
         index_elements=["journey", "jkey", "stage"], set_={"first_us": earliest}))
+
+
+def _track_open(store: Store, conn: Connection, name: str, journey: Journey,
+                start: int, end: int) -> None:
+    """Keys seen in this range join the open set; keys that reached the final stage leave."""
+    key = events.c[journey.key]
+    seen = select(literal(name), key).where(_in_range(journey, start, end)).distinct()
+    insert = (sqlite_insert if store.dialect == "sqlite" else pg_insert)(journey_open)
+    conn.execute(insert.from_select(["journey", "jkey"], seen).on_conflict_do_nothing())
+    final = journey_stages.alias("final")
+    finished = select(final.c.jkey).where(
+        final.c.journey == name, final.c.stage == journey.stages[-1].name,
+        final.c.jkey == journey_open.c.jkey).exists()
+    conn.execute(delete(journey_open).where(journey_open.c.journey == name, finished))
 
 
 def attribute_value(store: Store, attr: str) -> ColumnElement[str]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, select, union
 
 from collectors.schema import format_time
 from collectors.store import Store
-from collectors.tables import journey_stages
+from collectors.tables import journey_open, journey_stages
 from slas import stages as stage_table
 from slas.definitions import Definitions
 from slas.errors import EvaluationError
@@ -73,11 +73,23 @@ def find_stalls(store: Store, definitions: Definitions, journey: str, at_us: int
     return StallReport(journey, at_us, by_stage, stalled)
 
 
+def candidates(journey: str, final: str, at_us: int) -> Any:
+    """Keys that had not reached the final stage at T: still open, or finished after T."""
+    late = journey_stages.alias("late")
+    return union(
+        select(journey_open.c.jkey).where(journey_open.c.journey == journey),
+        select(late.c.jkey).where(late.c.journey == journey, late.c.stage == final,
+                                  late.c.first_us > at_us),
+    ).subquery("candidates")
+
+
 def _query(journey: str, names: list[str], waits: list[int], at_us: int, window_us: int):
     s = journey_stages
     index = case({name: i for i, name in enumerate(names)}, value=s.c.stage)
+    keys = candidates(journey, names[-1], at_us)
     progress = (select(s.c.jkey, func.max(index).label("last"))
-                .where(s.c.journey == journey, s.c.first_us <= at_us)
+                .where(s.c.journey == journey, s.c.jkey.in_(select(keys.c.jkey)),
+                       s.c.first_us <= at_us)
                 .group_by(s.c.jkey)
                 .having(func.min(s.c.first_us) > at_us - window_us)
                 .subquery())

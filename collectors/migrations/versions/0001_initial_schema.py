@@ -93,6 +93,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('journey', 'jkey', 'name', 'time_us', 'source', 'event_id'),
     sqlite_with_rowid=False
     )
+    op.create_table('journey_open',
+    sa.Column('journey', sa.String(), nullable=False),
+    sa.Column('jkey', sa.String(), nullable=False),
+    sa.PrimaryKeyConstraint('journey', 'jkey'),
+    sqlite_with_rowid=False,
+    comment='journeys that have not reached their final stage (stall candidates)'
+    )
     op.create_table('journey_stages',
     sa.Column('journey', sa.String(), nullable=False),
     sa.Column('jkey', sa.String(), nullable=False),
@@ -220,6 +227,7 @@ def downgrade() -> None:
 
     op.drop_table('journey_stages')
     op.drop_table('journey_attrs')
+    op.drop_table('journey_open')
     with op.batch_alter_table('ingest_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_ingest_runs_source_started')
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from collectors.errors import InvalidEvent
+from collectors.errors import InvalidEvent, SourceConfigError
 from collectors.schema import format_time, parse_time
+from collectors.sources import load_sources
 from collectors.store import Store, now_us
 from slas.definitions import Definitions, load_folder
 from slas.engine import Evaluation, evaluate
@@ -30,16 +32,30 @@ def add_validate(commands: Any) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    """Runs the real loaders (SLA definitions and sources.yaml) and reports every error."""
+    errors: list[str] = []
+    definitions = None
     try:
         definitions = load_folder(args.config)
     except DefinitionError as exc:
-        for error in exc.errors:
+        errors += exc.errors
+    sources = Path(args.config) / "sources.yaml"
+    source_count = 0
+    if sources.exists():
+        try:
+            source_count = len(load_sources(sources).sources)
+        except SourceConfigError as exc:
+            errors += exc.errors
+    if errors:
+        for error in errors:
             print(error, file=sys.stderr)
-        print(f"{len(exc.errors)} error(s) in {args.config}", file=sys.stderr)
+        print(f"{len(errors)} error(s) in {args.config}", file=sys.stderr)
         return 1
+    assert definitions is not None
     files = len(definitions.files)
     print(f"{args.config}: valid ({files} file(s), {len(definitions.teams)} teams, "
-          f"{len(definitions.journeys)} journeys, {len(definitions.slas)} SLAs)")
+          f"{len(definitions.journeys)} journeys, {len(definitions.slas)} SLAs, "
+          f"{source_count} sources)")
     return 0
 
 

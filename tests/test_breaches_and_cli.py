@@ -143,7 +143,13 @@ def test_validate_reports_every_error_with_file_and_line(tmp_path, capsys):
 def test_validate_passes_the_example_configuration(capsys):
     code, out, _ = run(capsys, "--config", str(Path(__file__).parents[1] / "config"),
                        "validate")
-    assert code == 0 and "valid (1 file(s), 4 teams, 1 journeys, 4 SLAs)" in out
+    assert code == 0 and "valid (1 file(s), 4 teams, 1 journeys, 4 SLAs, " in out
+
+
+def test_validate_also_checks_sources_yaml(config_dir, capsys):
+    (config_dir / "sources.yaml").write_text("version: baton/v1\nsources:\n  gw: {kind: nope}\n")
+    code, _, err = run(capsys, "--config", str(config_dir), "validate")
+    assert code == 1 and f"{config_dir / 'sources.yaml'}:3:" in err
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -233,7 +233,7 @@ def ingest_rate(runs: pd.DataFrame, tz: str) -> go.Figure:
     fig = go.Figure()
     for source, rows in runs.groupby("source", sort=True):
         fig.add_trace(go.Bar(x=to_local(rows["hour_us"], tz), y=rows["accepted"],
-                             name=str(source)))
+                             name=str(source), width=3_600_000, offset=0))
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title="records accepted per hour")
     return _layout(fig, "Ingest rate")

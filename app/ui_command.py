@@ -45,7 +45,8 @@ def ui_command(port: int, address: str) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(UI_SCRIPT),
             "--server.headless", "true", "--server.port", str(port),
             "--server.address", address, "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal"]
+            "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal",
+            "--runner.magicEnabled", "false"]
 
 
 def run_ui(args: argparse.Namespace) -> int:

@@ -46,7 +46,7 @@ def test_every_page_renders_on_an_empty_store_and_says_what_to_do(page, store_ur
 
 
 EXPECTED = {
-    "scorecards": ["Scorecards", "Marketing Ops", "SLAs met", "Error budget left",
+    "scorecards": ["Scorecards", "Marketing Ops", "SLAs met", "Budget left",
                    "went from form.submitted to crm.assigned within 5 minutes this week"],
     "breaches": ["Breaches", "Open now", "breached since"],
     "journeys": ["Journeys & stalls", "Started (7d)", "Stalled now (7d)", "Stuck leads"],

@@ -56,7 +56,8 @@ table = pd.DataFrame({
     "Duration": ((end - rows["opened_at_us"]) / 1e6).map(fx.fmt_duration),
     "Worst SLI": rows["worst_sli"] * 100,
     "Stalled at": rows["stalled_stage"].fillna("—"),
-    "Accountable": rows["stalled_owner"].map(lambda t: team_names.get(t, t) if t else "—"),
+    "Accountable": rows["stalled_owner"].map(
+        lambda t: team_names.get(t, t) if isinstance(t, str) else "—"),
     "Stalled leads": rows["stalled_count"],
 })
 st.dataframe(table, hide_index=True, width="stretch", column_config={
@@ -69,7 +70,7 @@ for _, row in open_rows.iterrows():
     owner = team_names.get(row["team"], row["team"])
     where = (f"; bad journeys stalled at **{row['stalled_stage']}** (next stage owned by "
              f"{team_names.get(row['stalled_owner'], row['stalled_owner'])})"
-             if row["stalled_stage"] else "")
+             if isinstance(row["stalled_stage"], str) else "")
     st.error(f"**{row['sla']}** ({owner}, {row['severity']}) breached since "
              f"{fx.fmt_time(row['opened_at_us'], tz)} — "
              f"{fx.fmt_duration((now - row['opened_at_us']) / 1e6)}; worst SLI "

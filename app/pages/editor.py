@@ -3,6 +3,8 @@ history next to the current version; save (editors only) with a recorded version
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -25,7 +27,7 @@ if not files:
     st.info(f"No SLA files in {data.config_dir()}/slas/; add one (see config/slas/leads.yaml "
             "in the repository) and reload.")
     st.stop()
-name = st.selectbox("File", list(files))
+name = st.selectbox("File", list(files), format_func=lambda path: Path(path).name)
 on_disk = files[name]
 base_key = f"editor-base:{name}"
 st.session_state.setdefault(base_key, on_disk)
@@ -52,7 +54,10 @@ else:
 change = editor.diff(on_disk, text, name)
 diff_tab, dry_tab, save_tab = st.tabs(["Diff", "Dry run", "Save"])
 with diff_tab:
-    st.code(change, language="diff") if change else st.caption("No changes yet.")
+    if change:
+        st.code(change, language="diff")
+    else:
+        st.caption("No changes yet.")
 
 with dry_tab:
     if errors:

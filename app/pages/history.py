@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -17,7 +19,7 @@ files = editor.sla_files(data.config_dir())
 if not files:
     st.info(f"No SLA files in {data.config_dir()}/slas/.")
     st.stop()
-name = st.selectbox("File", list(files))
+name = st.selectbox("File", list(files), format_func=lambda path: Path(path).name)
 versions = data.versions(name)
 if versions.empty:
     st.info("No versions saved yet: saving in the SLA editor records one (and what was on "

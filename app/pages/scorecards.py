@@ -78,7 +78,7 @@ for start in range(0, len(team_rows), 4):
             a, b = st.columns(2)
             a.metric("SLAs met", f"{met} / {len(rows)}")
             budget = rows["budget_remaining"].min()
-            b.metric("Error budget left", "Spent" if budget < 0 else fx.fmt_percent(budget, 1),
+            b.metric("Budget left", "Spent" if budget < 0 else fx.fmt_percent(budget, 1),
                      help="The lowest remaining error budget among the team's SLAs "
                      f"({fx.fmt_percent(budget, 0)}).")
             st.caption(f"Worst: **{worst['sla']}** — {sentence(worst)}")

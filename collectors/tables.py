@@ -162,6 +162,23 @@ journey_attrs = Table(
     sqlite_with_rowid=False,
 )
 
+sla_population = Table(
+    "sla_population",
+    metadata,
+    Column("sla", String, primary_key=True),
+    Column("f_us", BigInteger, primary_key=True, doc="time the journey reached `from`"),
+    Column("jkey", String, primary_key=True),
+    Column("t_us", BigInteger, doc="time it reached `to` (NULL: not yet)"),
+    Column("d_us", BigInteger, doc="t_us - f_us"),
+    Column("matched", Boolean, nullable=False, doc="`where` holds for its final attributes"),
+    Column("settled_us", BigInteger, doc="time of its newest attribute event: `matched` is "
+           "the answer for any T at or after it"),
+    Index("ix_sla_population_key", "sla", "jkey"),
+    Index("ix_sla_population_wait", "sla", "d_us", "f_us", "t_us", "matched", "settled_us"),
+    sqlite_with_rowid=False,
+    comment="one row per journey in each journey SLA's population, clustered by `from` time",
+)
+
 sla_results = Table(
     "sla_results",
     metadata,

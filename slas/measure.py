@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Float, Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Connection, and_, case, false, func, literal, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from collectors.tables import events, journey_attrs, journey_stages
+from collectors.tables import events, journey_attrs, journey_stages, sla_population
 from slas.spec import CompletenessSla, FreshnessSla, JourneySla, LatencySla, Sla
 
 US = 1_000_000
@@ -53,6 +53,7 @@ class Population:
     times, t NULL when never reached), with its good and bad conditions, as SQL."""
 
     pop: Any
+    rows: list[ColumnElement[bool]]
     good: ColumnElement[bool]
     bad: ColumnElement[bool]
     reached: ColumnElement[bool]
@@ -61,19 +62,20 @@ class Population:
 
 def population(conn: Connection, sla: JourneySla, at_us: int) -> Population:
     """Journeys whose `from` time is in the SLA's range at T and whose attributes as of T
-    match `where`; good and bad per DESIGN.md."""
+    match `where` (from `sla_population`); good and bad per DESIGN.md."""
     latency_kind = isinstance(sla, LatencySla)
     allowed = (sla.threshold if isinstance(sla, LatencySla) else sla.within) * US  # type: ignore[union-attr]
     hi = at_us if latency_kind else at_us - allowed
-    f, t = journey_stages.alias("f"), journey_stages.alias("t")
-    joined = f.outerjoin(t, and_(t.c.journey == f.c.journey, t.c.jkey == f.c.jkey,
-                                 t.c.stage == sla.to))
-    conditions = [f.c.journey == sla.journey, f.c.stage == sla.from_,
-                  f.c.first_us > at_us - sla.window * US, f.c.first_us <= hi]
-    conditions += [where_matches(conn, sla.journey, f.c.jkey, name, wanted, at_us)
-                   for name, wanted in sla.where.items()]
-    pop = (select(f.c.jkey, f.c.first_us.label("f"), t.c.first_us.label("t"))
-           .select_from(joined).where(*conditions).cte("pop"))
+    p = sla_population
+    rows = [p.c.sla == sla.name, p.c.f_us > at_us - sla.window * US, p.c.f_us <= hi]
+    if sla.where:
+        exact = and_(*[where_matches(conn.dialect.name, sla.journey, p.c.jkey, name, wanted,
+                                     at_us) for name, wanted in sla.where.items()])
+        settled = or_(p.c.settled_us.is_(None), p.c.settled_us <= at_us)
+        rows.append(or_(and_(settled, p.c.matched == true()),
+                        and_(p.c.settled_us > at_us, func.coalesce(exact, false()))))
+    pop = (select(p.c.jkey, p.c.f_us.label("f"), p.c.t_us.label("t"))
+           .where(*rows).cte("pop"))
     reached = and_(pop.c.t.is_not(None), pop.c.t <= at_us)
     waited = pop.c.t - pop.c.f
     good = and_(reached, waited <= allowed)
@@ -83,23 +85,24 @@ def population(conn: Connection, sla: JourneySla, at_us: int) -> Population:
     else:
         good = and_(pop.c.t.is_not(None), waited <= allowed)
         bad = ~good
-    return Population(pop, good, bad, reached, allowed)
+    return Population(pop, rows, good, bad, reached, allowed)
 
 
-def where_matches(conn: Connection, journey: str, jkey: ColumnElement[str], name: str,
-                  wanted: object, at_us: int) -> ColumnElement[bool]:
-    """The attribute's latest value at or before T (ties: source, then id) is one wanted."""
+def where_matches(dialect: str, journey: str, jkey: ColumnElement[str], name: str,
+                  wanted: object, at_us: int | None) -> ColumnElement[bool]:
+    """The attribute's latest value (at or before T, when given; ties: source, then id) is
+    one of the wanted values."""
     a = journey_attrs.alias("a")
     source, event_id = a.c.source, a.c.event_id
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         source, event_id = source.collate("C"), event_id.collate("C")
-    latest = (select(a.c.value)
-              .where(a.c.journey == journey, a.c.jkey == jkey, a.c.name == name,
-                     a.c.time_us <= at_us)
-              .order_by(a.c.time_us.desc(), source.desc(), event_id.desc())
-              .limit(1).scalar_subquery())
+    latest = select(a.c.value).where(a.c.journey == journey, a.c.jkey == jkey,
+                                     a.c.name == name)
+    if at_us is not None:
+        latest = latest.where(a.c.time_us <= at_us)
+    latest = latest.order_by(a.c.time_us.desc(), source.desc(), event_id.desc()).limit(1)
     values = wanted if isinstance(wanted, list) else [wanted]
-    return latest.in_([orjson.dumps(v).decode() for v in values])
+    return latest.scalar_subquery().in_([orjson.dumps(v).decode() for v in values])
 
 
 def _counts(p: Population, at_us: int) -> list[ColumnElement[int]]:
@@ -121,38 +124,41 @@ def completeness(conn: Connection, sla: CompletenessSla, at_us: int) -> Counts:
 
 
 def latency(conn: Connection, sla: LatencySla, at_us: int) -> Counts:
-    """Counts and percentiles in one statement: the population is computed once (a CTE
-    used twice is materialised), ranked in SQL, and only the needed ranks come back."""
     p = population(conn, sla, at_us)
-    totals = select(*_counts(p, at_us)).select_from(p.pop).subquery("totals")
-    waited = (p.pop.c.t - p.pop.c.f).label("d")
-    ranked = (select(waited, (func.row_number().over(order_by=waited) - 1).label("rn"),
-                     func.count().over().label("n"))
-              .where(p.reached).cte("ranked"))
-    picked = (select(ranked.c.rn, ranked.c.d, ranked.c.n)
-              .where(ranked.c.rn.in_(_rank_bounds(conn, ranked.c.n))).subquery("picked"))
-    rows = conn.execute(select(totals, picked.c.rn, picked.c.d, picked.c.n)
-                        .select_from(totals.outerjoin(picked, literal(True)))).all()
-    first = rows[0]
-    reached = int(first.n) if first.n is not None else 0
-    values = {int(r.rn): int(r.d) for r in rows if r.rn is not None}
-    return Counts(int(first[0]), int(first[1]), _spans(first),
-                  _interpolate(_ranks(reached), values))
+    row = conn.execute(select(*_counts(p, at_us), _sum(p.reached)).select_from(p.pop)).one()
+    percentiles = _percentiles(conn, p, at_us, int(row[-1]))
+    return Counts(int(row[0]), int(row[1]), _spans(row), percentiles)
 
 
-def _rank_bounds(conn: Connection, n: Any) -> list[Any]:
-    """SQL for floor and ceil of p * (n - 1) for each percentile, in double precision
-    like Python's `_ranks`, so both pick the same ranks."""
-    bounds = []
-    for p in PERCENTILES:
-        position = cast(literal(p), Float) * cast(n - 1, Float)
-        if conn.dialect.name == "postgresql":
-            low, high = func.floor(position), func.ceil(position)
-        else:
-            low = cast(position, Integer)  # truncation == floor: position >= 0
-            high = low + case((position > low, 1), else_=0)
-        bounds += [low, high]
-    return bounds
+def _percentiles(conn: Connection, p: Population, at_us: int, reached: int
+                 ) -> tuple[float | None, ...]:
+    """percentile_cont of the waits of the journeys that reached `to`: the two closest ranks
+    of each are read by walking the (SLA, wait) index in order, without a sort."""
+    ranks = _ranks(reached)
+    if not ranks:
+        return (None,) * len(PERCENTILES)
+    table = sla_population
+    query = (select(table.c.d_us)
+             .where(*p.rows, table.c.t_us.is_not(None), table.c.t_us <= at_us)
+             .order_by(table.c.d_us))
+    values: dict[int, int] = {}
+    for lo, hi, _ in ranks:
+        found = _by_wait(conn, query.limit(hi - lo + 1).offset(lo))
+        values.update(zip(range(lo, hi + 1), found, strict=True))
+    return _interpolate(ranks, values)
+
+
+def _by_wait(conn: Connection, query: Any) -> list[int]:
+    """Run `query` walking the (SLA, wait) index. SQLite's planner would rather range-scan
+    the `from` times and sort; `INDEXED BY` (which SQLAlchemy does not render for SQLite)
+    makes it read the waits in order and stop at the offset."""
+    if conn.dialect.name != "sqlite":
+        return list(conn.execute(query).scalars())
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    sql = str(compiled).replace("FROM sla_population",
+                                "FROM sla_population INDEXED BY ix_sla_population_wait", 1)
+    params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    return [row[0] for row in conn.exec_driver_sql(sql, params)]
 
 
 def _ranks(count: int) -> list[tuple[int, int, float]]:

@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from collectors.store import Store
 from collectors.tables import events, journey_attrs, journey_open, journey_stages
+from slas import population
 from slas.definitions import Definitions
 from slas.spec import CompletenessSla, Journey, LatencySla
 
@@ -37,6 +38,7 @@ def refresh(store: Store, definitions: Definitions) -> int:
     for name, journey in definitions.journeys.items():
         scanned += _refresh_journey(store, name, journey, attributes(definitions, name),
                                     newest)
+    population.refresh(store, definitions, newest)
     return scanned
 
 

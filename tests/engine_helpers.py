@@ -8,7 +8,14 @@ from sqlalchemy import delete
 
 from collectors.schema import parse_event
 from collectors.store import Store
-from collectors.tables import cursors, events, journey_attrs, journey_stages
+from collectors.tables import (
+    cursors,
+    events,
+    journey_attrs,
+    journey_open,
+    journey_stages,
+    sla_population,
+)
 from slas.definitions import Definitions, load_texts
 
 T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
@@ -72,5 +79,6 @@ def load(store: Store, batch: list[dict[str, Any]]) -> None:
 
 def clear(store: Store) -> None:
     with store.engine.begin() as conn:
-        for table in (events, journey_stages, journey_attrs, cursors):
+        for table in (events, journey_stages, journey_attrs, journey_open, sla_population,
+                      cursors):
             conn.execute(delete(table))

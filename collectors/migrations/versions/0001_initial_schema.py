@@ -125,6 +125,22 @@ def upgrade() -> None:
     with op.batch_alter_table('rejects', schema=None) as batch_op:
         batch_op.create_index('ix_rejects_source_received', ['source', 'received_us'], unique=False)
 
+    op.create_table('sla_population',
+    sa.Column('sla', sa.String(), nullable=False),
+    sa.Column('f_us', sa.BigInteger(), nullable=False),
+    sa.Column('jkey', sa.String(), nullable=False),
+    sa.Column('t_us', sa.BigInteger(), nullable=True),
+    sa.Column('d_us', sa.BigInteger(), nullable=True),
+    sa.Column('matched', sa.Boolean(), nullable=False),
+    sa.Column('settled_us', sa.BigInteger(), nullable=True),
+    sa.PrimaryKeyConstraint('sla', 'f_us', 'jkey'),
+    sqlite_with_rowid=False,
+    comment="one row per journey in each journey SLA's population, clustered by `from` time"
+    )
+    with op.batch_alter_table('sla_population', schema=None) as batch_op:
+        batch_op.create_index('ix_sla_population_key', ['sla', 'jkey'], unique=False)
+        batch_op.create_index('ix_sla_population_wait', ['sla', 'd_us', 'f_us', 't_us', 'matched', 'settled_us'], unique=False)
+
     op.create_table('sla_results',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('sla', sa.String(), nullable=False),
@@ -218,6 +234,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_sla_results_at')
 
     op.drop_table('sla_results')
+    op.drop_table('sla_population')
     with op.batch_alter_table('rejects', schema=None) as batch_op:
         batch_op.drop_index('ix_rejects_source_received')
 

@@ -246,8 +246,10 @@ def dry_run_chart(points: pd.DataFrame, objective: dict[str, float], tz: str) ->
         fig.add_trace(go.Scatter(x=to_local(rows["at_us"], tz), y=rows["sli"], name=str(version),
                                  mode="lines+markers", line={"color": VERSION_COLOURS.get(
                                      str(version), "#616161")}))
+    if len(set(objective.values())) == 1:  # one line when the edit kept the objective
+        objective = {"same": next(iter(objective.values()))}
     for version, value in objective.items():
-        fig.add_hline(y=value, line_dash="dash", line_color=VERSION_COLOURS.get(version),
-                      annotation_text=f"{version} objective")
+        fig.add_hline(y=value, line_dash="dash", line_color=VERSION_COLOURS.get(version, "#616161"),
+                      annotation_text="objective" if version == "same" else f"{version} objective")
     fig.update_yaxes(tickformat=".1%", title="SLI")
     return _layout(fig, "Dry run: SLI over the stored history")

@@ -70,6 +70,9 @@ def test_the_dry_run_chart_colours_current_and_edited_apart():
                            "sli": [0.9, 0.95]})
     fig = fx.dry_run_chart(points, {"current": 0.99, "edited": 0.9}, "UTC")
     assert {t.name: t.line.color for t in fig.data} == fx.VERSION_COLOURS
+    assert len(fig.layout.shapes) == 2
+    same = fx.dry_run_chart(points, {"current": 0.99, "edited": 0.99}, "UTC")
+    assert [a.text for a in same.layout.annotations] == ["objective"]
 
 
 @pytest.mark.parametrize(("seconds", "text"), [

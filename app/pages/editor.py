@@ -39,6 +39,7 @@ if st.session_state[base_key] != on_disk:
         st.session_state.pop(f"editor-text:{name}", None)
         st.rerun()
 
+st.html("<style>.stTextArea textarea {font-family: ui-monospace, monospace;}</style>")
 text = st.text_area("Definitions (YAML)", value=st.session_state[base_key], height=480,
                     disabled=not user.can_edit,
                     key=f"editor-text:{name}",
@@ -116,7 +117,7 @@ with save_tab:
         else:
             st.session_state[base_key] = text
             data.clear()
-            st.success(f"Saved {name} as version {saved.version_id}. The evaluator picks it up "
-                       "on its next run.", icon=":material/save:")
+            st.success(f"Saved {Path(name).name} as version {saved.version_id}. The "
+                       "evaluator picks it up on its next run.", icon=":material/save:")
     if not user.can_edit:
         st.caption("Only editors may save.")

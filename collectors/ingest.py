@@ -58,8 +58,8 @@ def open_input(path: str) -> tuple[IO[bytes], str, int | None]:
 
 def read_records(stream: IO[bytes], name: str) -> Iterator[Record]:
     """Yield every record of a JSON-lines, JSON-array or single-object input."""
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(
-        stream)  # type: ignore[arg-type]
+    buffered: Any = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(
+        stream)  # type: ignore[type-var]
     head = buffered.peek(64).lstrip()[:1]
     if head == b"[":
         yield from _array_records(buffered, name)

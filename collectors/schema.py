@@ -142,7 +142,7 @@ def parse_event(obj: Any, received_us: int) -> Event:
         value = get(name)
         if value is not None and type(value) is not str:
             raise InvalidEvent(f"attribute '{name}' must be a string, got {_show(value)}")
-    return Event(event_id, source, etype, time_us, inferred, get("subject"),
+    return Event(str(event_id), str(source), str(etype), time_us, inferred, get("subject"),
                  get("datacontenttype"), get("dataschema"), get("data"), _data_base64(obj),
                  get("correlationid"), get("consentscope"), _traceparent(obj), extensions)
 

@@ -135,7 +135,9 @@ class Store:
             result = conn.execute(insert(ingest_runs).values(
                 source=source, format=format, input=input, started_us=now_us(),
                 accepted=0, duplicate=0, rejected=0))
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     def finish_run(self, run_id: int, counts: WriteCounts) -> None:
         with self.engine.begin() as conn:
@@ -148,19 +150,20 @@ class Store:
         """Update a source's status row (Sources page): last success or last error, counts."""
         now = now_us()
         with self.engine.begin() as conn:
-            row = conn.execute(select(source_status).where(
+            found = conn.execute(select(source_status).where(
                 source_status.c.source == source)).mappings().first()
+            row: dict[str, Any] = dict(found) if found is not None else {}
             values: dict[str, Any] = {"kind": kind, "last_attempt_us": now}
             if error is None:
                 values["last_success_us"] = now
             else:
                 values.update(last_error=error, last_error_us=now)
             if newest_event_us is not None:
-                newest = max(newest_event_us, (row or {}).get("newest_event_us") or 0)
+                newest = max(newest_event_us, row.get("newest_event_us") or 0)
                 values.update(newest_event_us=newest, lag_s=(now - newest) / 1e6)
             for name in ("accepted", "duplicate", "rejected"):
-                values[name] = ((row or {}).get(name) or 0) + getattr(counts, name)
-            if row is None:
+                values[name] = (row.get(name) or 0) + getattr(counts, name)
+            if not row:
                 conn.execute(insert(source_status).values(source=source, **values))
             else:
                 conn.execute(update(source_status).where(

@@ -64,7 +64,8 @@ def population(conn: Connection, sla: JourneySla, at_us: int) -> Population:
     """Journeys whose `from` time is in the SLA's range at T and whose attributes as of T
     match `where` (from `sla_population`); good and bad per DESIGN.md."""
     latency_kind = isinstance(sla, LatencySla)
-    allowed = (sla.threshold if isinstance(sla, LatencySla) else sla.within) * US  # type: ignore[union-attr]
+    assert isinstance(sla, LatencySla | CompletenessSla)
+    allowed = (sla.threshold if isinstance(sla, LatencySla) else sla.within) * US
     hi = at_us if latency_kind else at_us - allowed
     p = sla_population
     rows = [p.c.sla == sla.name, p.c.f_us > at_us - sla.window * US, p.c.f_us <= hi]
@@ -93,7 +94,8 @@ def where_matches(dialect: str, journey: str, jkey: ColumnElement[str], name: st
     """The attribute's latest value (at or before T, when given; ties: source, then id) is
     one of the wanted values."""
     a = journey_attrs.alias("a")
-    source, event_id = a.c.source, a.c.event_id
+    source: Any = a.c.source
+    event_id: Any = a.c.event_id
     if dialect == "postgresql":
         source, event_id = source.collate("C"), event_id.collate("C")
     latest = select(a.c.value).where(a.c.journey == journey, a.c.jkey == jkey,

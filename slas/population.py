@@ -13,6 +13,7 @@ since its cursor, and rebuilds an SLA entirely when its definition changes.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import orjson
 from sqlalchemy import (
@@ -75,7 +76,7 @@ def _touched(sla: JourneySla, definitions: Definitions, start: int, end: int):
 
 
 def _insert(store: Store, conn: Connection, sla: JourneySla, definitions: Definitions,
-            keys: object | None) -> None:
+            keys: Any | None) -> None:
     f, t = journey_stages.alias("f"), journey_stages.alias("t")
     matched, settled = _final_match(store, sla, f.c.jkey)
     rows = (select(literal(sla.name), f.c.first_us, f.c.jkey, t.c.first_us,

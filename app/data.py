@@ -10,24 +10,29 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, delete, func, select
 
 from collectors.store import DEFAULT_URL, Store, now_us
 from collectors.tables import (
     breaches,
+    cursors,
     events,
     ingest_runs,
     journey_stages,
     rejects,
+    sla_population,
     sla_results,
     sla_versions,
     source_status,
 )
+from slas import population
 from slas.definitions import Definitions, load_folder, load_texts
 from slas.engine import evaluate
 from slas.stalls import StallReport, find_stalls
@@ -39,6 +44,7 @@ NO_DATA = ("No data yet — load records with `baton ingest FILE` (or `baton dem
 STALE_AFTER_US = 5 * 60 * 1_000_000  # evaluation runs every minute under `baton serve`
 US = 1_000_000
 HOUR_US = 3600 * US
+DRY_RUN_MARK = "~dry-run-"
 
 
 def store_url() -> str:
@@ -307,27 +313,74 @@ def versions(file: str) -> pd.DataFrame:
 @st.cache_data(ttl=300, show_spinner=False)
 def _dry_run(url: str, config: str, texts: tuple[tuple[str, str], ...], names: tuple[str, ...],
              until_us: int, days: int, step_h: int) -> pd.DataFrame:
-    versions_ = {"current": _definitions(config), "edited": load_texts(dict(texts))}
+    store = _store(url)
     times = range(until_us - (days * 24 // step_h - 1) * step_h * HOUR_US, until_us + 1,
                   step_h * HOUR_US)
-    rows = []
-    for version, defs in versions_.items():
-        chosen = tuple(s for s in defs.slas if s.name in names)
-        if not chosen:
-            continue
-        subset = dataclasses.replace(defs, slas=chosen)
-        for at in times:
-            result = evaluate(_store(url), subset, at, persist=False, refresh=False)
-            rows += [{"version": version, "at_us": at, "sla": r.name, "sli": r.sli,
-                      "status": r.status, "total": r.total, "bad": r.bad,
-                      "objective": r.objective} for r in result.results]
+    current = _definitions(config)
+    edited = load_texts(dict(texts))
+    rows = _evaluate_over(store, _subset(current, names), times, "current")
+    changed = tuple(n for n in names if _changed(current, edited, n))
+    with _scratch(store, _subset(edited, changed)) as renamed:
+        rows += _evaluate_over(store, renamed, times, "edited")
+    rows += [{**row, "version": "edited"} for row in rows
+             if row["version"] == "current" and row["sla"] not in changed]
     return pd.DataFrame(rows, columns=["version", "at_us", "sla", "sli", "status", "total",
-                                       "bad", "objective"])
+                                       "bad", "objective"]).sort_values(["version", "at_us"])
+
+
+def _subset(defs: Definitions, names: tuple[str, ...]) -> Definitions:
+    return dataclasses.replace(defs, slas=tuple(s for s in defs.slas if s.name in names))
+
+
+def _changed(current: Definitions, edited: Definitions, name: str) -> bool:
+    before = [s for s in current.slas if s.name == name]
+    after = [s for s in edited.slas if s.name == name]
+    return before != after or (bool(after) and _journey_of(current, after[0])
+                               != _journey_of(edited, after[0]))
+
+
+def _journey_of(defs: Definitions, sla: Any) -> Any:
+    return defs.journeys.get(getattr(sla, "journey", ""))
+
+
+def _evaluate_over(store: Store, defs: Definitions, times: range, version: str
+                   ) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if not defs.slas:
+        return rows
+    for at in times:
+        result = evaluate(store, defs, at, persist=False, refresh=False)
+        rows += [{"version": version, "at_us": at, "sla": r.name.split(DRY_RUN_MARK)[0],
+                  "sli": r.sli, "status": r.status, "total": r.total, "bad": r.bad,
+                  "objective": r.objective} for r in result.results]
+    return rows
+
+
+@contextmanager
+def _scratch(store: Store, defs: Definitions) -> Iterator[Definitions]:
+    """The edited SLAs under scratch names, with their own population rows (the engine's
+    derived data for a journey SLA, built from the stage table) that are dropped afterwards;
+    the live rows of the SLAs as currently defined are never touched."""
+    token = uuid.uuid4().hex[:8]
+    renamed = dataclasses.replace(defs, slas=tuple(
+        s.model_copy(update={"name": f"{s.name}{DRY_RUN_MARK}{token}"}) for s in defs.slas))
+    names = [s.name for s in renamed.slas]
+    try:
+        with store.engine.connect() as conn:
+            newest = conn.execute(select(func.max(events.c.seq))).scalar() or 0
+        population.refresh(store, renamed, newest)
+        yield renamed
+    finally:
+        with store.engine.begin() as conn:
+            conn.execute(delete(sla_population).where(sla_population.c.sla.in_(names)))
+            conn.execute(delete(cursors).where(cursors.c.name.in_(
+                [f"population:{name}" for name in names])))
 
 
 def dry_run(texts: dict[str, str], names: Sequence[str], until_us: int, days: int,
             step_h: int = 6) -> pd.DataFrame:
     """Evaluate the named SLAs as currently defined and as edited (all files in `texts`),
-    every `step_h` hours over `days` up to `until_us`, without storing anything."""
+    every `step_h` hours over `days` up to `until_us`. No result or breach is stored; an edited
+    journey SLA is measured on scratch population rows, removed when done."""
     return _dry_run(store_url(), config_dir(), tuple(sorted(texts.items())), tuple(names),
                     until_us, days, step_h)

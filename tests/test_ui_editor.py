@@ -182,3 +182,35 @@ def test_breach_periods_are_runs_of_breached_evaluations(statuses, periods):
 
     points = pd.DataFrame({"at_us": range(1, len(statuses) + 1), "status": statuses})
     assert editor.breach_periods(points) == periods
+
+
+def population_rows(url: str) -> list[tuple]:
+    from collectors.tables import cursors, sla_population
+
+    store = Store.open(url)
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(sla_population).order_by(
+            sla_population.c.sla, sla_population.c.f_us, sla_population.c.jkey)).all()
+        marks = conn.execute(select(cursors.c.name).where(
+            cursors.c.name.like("%dry-run%"))).all()
+    store.close()
+    return [tuple(r) for r in rows] + [tuple(m) for m in marks]
+
+
+def test_a_dry_run_of_a_changed_population_measures_it_and_leaves_the_store_as_it_was(
+        populated, monkeypatch):  # noqa: F811
+    from app import data
+
+    url, config = populated
+    monkeypatch.setenv("BATON_STORE_URL", url)
+    monkeypatch.setenv("BATON_CONFIG", str(config))
+    files = editor.sla_files(config)
+    name, text = next(iter(files.items()))
+    before = population_rows(url)
+    edited = text.replace("where: {qualified: true}", "where: {qualified: false}")
+    until = data.last_evaluated() // data.HOUR_US * data.HOUR_US
+    points = data.dry_run({**files, name: edited}, ["lead-routing-5m"], until, 7)
+    totals = points.groupby("version")["total"].last()
+    assert totals["current"] > 0 and totals["edited"] > 0
+    assert totals["current"] != totals["edited"]  # qualified and unqualified leads differ
+    assert population_rows(url) == before

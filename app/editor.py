@@ -25,6 +25,7 @@ from collectors.store import Store, now_us
 from collectors.tables import sla_versions
 from slas.definitions import check_texts, load_texts
 from slas.errors import DefinitionError
+from slas.stages import attributes
 
 
 class EditorError(Exception):
@@ -79,6 +80,17 @@ def changed_slas(files: Mapping[str, str], name: str, text: str) -> list[str]:
     except DefinitionError:
         return []
     return [s.name for s in after.slas if before.get(s.name) != s]
+
+
+def unindexed_attributes(files: Mapping[str, str], name: str, text: str) -> list[str]:
+    """`where` attributes the edit starts using that the store does not index yet (a dry run
+    cannot match them; the first evaluation after saving indexes them)."""
+    try:
+        before, after = load_texts(files), load_texts({**files, name: text})
+    except DefinitionError:
+        return []
+    return sorted({attr for journey in after.journeys for attr in attributes(after, journey)}
+                  - {attr for journey in before.journeys for attr in attributes(before, journey)})
 
 
 def file_slas(text: str) -> list[str]:

@@ -187,6 +187,9 @@ def main() -> None:
     if not stored:
         print(f"building {url}: {args.leads:,} leads over {args.days} days")
         build(store, config, args.leads, args.days)
+    started = time.perf_counter()
+    stages.refresh(store, load_folder(config))  # what the evaluator keeps current
+    print(f"  derived tables brought up to date in {time.perf_counter() - started:.0f} s")
     with store.engine.connect() as conn:
         leads = conn.execute(select(func.count()).select_from(journey_stages).where(
             journey_stages.c.stage == "form.submitted")).scalar()

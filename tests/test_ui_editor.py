@@ -214,3 +214,11 @@ def test_a_dry_run_of_a_changed_population_measures_it_and_leaves_the_store_as_i
     assert totals["current"] > 0 and totals["edited"] > 0
     assert totals["current"] != totals["edited"]  # qualified and unqualified leads differ
     assert population_rows(url) == before
+
+
+def test_a_dry_run_warns_when_the_edit_filters_on_an_attribute_not_indexed_yet(config):
+    files = editor.sla_files(config)
+    name, text = next(iter(files.items()))
+    edited = text.replace("where: {qualified: true}", "where: {qualified: true, region: emea}")
+    assert editor.unindexed_attributes(files, name, edited) == ["region"]
+    assert editor.unindexed_attributes(files, name, text) == []

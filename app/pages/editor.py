@@ -69,6 +69,10 @@ with dry_tab:
         picked = st.multiselect("SLAs to dry-run", options,
                                 default=changed or options[:1],
                                 help="Changed SLAs are picked for you.")
+        unindexed = editor.unindexed_attributes(files, name, text)
+        if unindexed:
+            st.warning(f"`where` on {', '.join(unindexed)} is new: the store indexes it from the "
+                       "first evaluation after saving, so this dry run cannot match it yet.")
         days = DRY_RUN_DAYS[st.radio("Over the last", list(DRY_RUN_DAYS), horizontal=True)]
         if st.button("Run dry run", type="primary", disabled=not picked):
             until = (data.last_evaluated() or data.now_minute()) // data.HOUR_US * data.HOUR_US

@@ -54,7 +54,10 @@ def users_path() -> Path:
 def load_users(path: Path) -> dict[str, dict[str, Any]]:
     if not path.exists():
         return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise AuthError(f"{path} is not valid YAML ({exc.__class__.__name__})") from None
     users = data.get("users") if isinstance(data, dict) else None
     if not isinstance(users, dict):
         raise AuthError(f"{path}: expected a mapping 'users: {{NAME: {{role: ...}}}}'")

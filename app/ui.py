@@ -40,7 +40,12 @@ def sidebar(user: auth.User) -> None:
 
 def main() -> None:
     st.set_page_config(page_title="Baton", page_icon=":material/sports_score:", layout="wide")
-    user = auth.current_user()
+    try:
+        user = auth.current_user()
+    except auth.AuthError as exc:
+        st.error(f"Sign-in is misconfigured: {exc}. Fix or remove the users file "
+                 "(`baton users list` shows what it holds).")
+        st.stop()
     if user is None:  # every URL leads to the sign-in page
         st.navigation([st.Page(auth.login_page, title="Sign in", icon=":material/login:")],
                       position="hidden").run()

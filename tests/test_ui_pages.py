@@ -161,3 +161,27 @@ def test_the_populated_store_has_results_and_a_reject(populated):  # noqa: F811
         assert conn.execute(select(func.count()).select_from(sla_results)).scalar() > 100
         assert conn.execute(select(func.count()).select_from(rejects)).scalar() == 1
     store.close()
+
+
+@pytest.mark.parametrize("page", ["scorecards", "breaches", "journeys", "sources", "editor"])
+def test_pages_explain_invalid_definitions_instead_of_failing(
+        page, populated, monkeypatch, tmp_path):  # noqa: F811
+    from test_ui_support import copy_config
+
+    url, _ = populated
+    config = copy_config(tmp_path)
+    leads = config / "slas" / "leads.yaml"
+    leads.write_text(leads.read_text().replace("owner: sales-ops", "owner: nobody"))
+    at = open_page(app_test(monkeypatch, url, config, tmp_path / "u.yaml"), page)
+    if page in ("journeys", "editor"):
+        assert "unknown team 'nobody'" in texts(at)
+
+
+def test_a_broken_users_file_is_reported_not_raised(store_url, monkeypatch, tmp_path):
+    from test_ui_support import copy_config
+
+    users = tmp_path / "users.yaml"
+    users.write_text("users: [not: a mapping")
+    at = app_test(monkeypatch, store_url, copy_config(tmp_path), users)
+    at.run()
+    assert not at.exception and "Sign-in is misconfigured" in at.error[0].value

@@ -140,12 +140,15 @@ def _percentiles(conn: Connection, p: Population, at_us: int, reached: int
     if not ranks:
         return (None,) * len(PERCENTILES)
     table = sla_population
-    query = (select(table.c.d_us)
-             .where(*p.rows, table.c.t_us.is_not(None), table.c.t_us <= at_us)
-             .order_by(table.c.d_us))
+    query = select(table.c.d_us).where(*p.rows, table.c.t_us.is_not(None),
+                                       table.c.t_us <= at_us)
     values: dict[int, int] = {}
     for lo, hi, _ in ranks:
-        found = _by_wait(conn, query.limit(hi - lo + 1).offset(lo))
+        if lo < reached // 2:
+            found = _by_wait(conn, query.order_by(table.c.d_us).limit(hi - lo + 1).offset(lo))
+        else:  # high ranks are nearer the top: walk the index down from the longest wait
+            found = _by_wait(conn, query.order_by(table.c.d_us.desc())
+                             .limit(hi - lo + 1).offset(reached - 1 - hi))[::-1]
         values.update(zip(range(lo, hi + 1), found, strict=True))
     return _interpolate(ranks, values)
 

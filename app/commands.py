@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from collectors.errors import UnreadableInput
@@ -102,23 +101,14 @@ def run_demo(args: argparse.Namespace) -> int:
     return run(args)
 
 
-def _engine_commands() -> list[Callable[[Subparsers], None]]:
+def _other_commands() -> list[Callable[[Subparsers], None]]:
+    """Commands defined beside their features (imported here, so `baton --help` lists all)."""
+    from app.collect import add_collect
+    from app.serve import add_serve
     from app.sla_commands import REGISTER
+    from app.ui_command import add_ui
 
-    return REGISTER
-
-
-REGISTRY: list[Callable[[Subparsers], None]] = [add_ingest, add_demo, *_engine_commands()]
-REGISTRY.append(__import__("app.collect", fromlist=["add_collect"]).add_collect)
-REGISTRY.append(__import__("app.ui_command", fromlist=["add_ui"]).add_ui)
+    return [*REGISTER, add_collect, add_serve, add_ui]
 
 
-def register(add: Callable[[Subparsers], None]) -> Callable[[Subparsers], None]:
-    REGISTRY.append(add)
-    return add
-
-
-def out_path(args: argparse.Namespace, name: str) -> Path:
-    folder = Path("var")
-    folder.mkdir(exist_ok=True)
-    return folder / name
+REGISTRY: list[Callable[[Subparsers], None]] = [add_ingest, add_demo, *_other_commands()]

@@ -1,0 +1,122 @@
+"""`baton serve`: the scheduler. Collectors pull continuously (one thread per source) and the
+engine evaluates every SLA every minute (APScheduler), keeping the derived tables current.
+
+Definitions are reloaded at every evaluation, so a change saved in the editor applies at the
+next tick; if the files became invalid, the errors are printed and the last valid definitions
+are used. `--only collectors` / `--only evaluator` split the work across processes (several
+collector processes may share a broker consumer group; run one evaluator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from collectors.schema import format_time
+from collectors.store import Store, now_us
+from slas.definitions import Definitions, load_folder
+from slas.engine import evaluate
+from slas.errors import DefinitionError, SlaError
+from slas.spec import parse_duration
+
+
+def add_serve(commands: Any) -> None:
+    p = commands.add_parser("serve", help="run collectors and evaluate every minute",
+                            description="The scheduler: collectors, evaluation every minute.")
+    p.add_argument("--only", choices=("collectors", "evaluator"),
+                   help="run only the collectors or only the evaluator")
+    p.add_argument("--every", default="1m", help="evaluation interval (default 1m)")
+    p.set_defaults(run=run_serve)
+
+
+class Evaluator:
+    """Evaluates at each tick with the newest valid definitions."""
+
+    def __init__(self, store: Store, config: str) -> None:
+        self.store, self.config = store, config
+        self.definitions: Definitions = load_folder(config)  # invalid at start: exit 1
+
+    def tick(self) -> None:
+        try:
+            self.definitions = load_folder(self.config)
+        except DefinitionError as exc:
+            print(f"baton: {len(exc.errors)} error(s) in {self.config}; evaluating with the "
+                  f"last valid definitions. First: {exc.errors[0]}", file=sys.stderr, flush=True)
+        try:
+            evaluation = evaluate(self.store, self.definitions, now_us())
+        except (SlaError, OSError) as exc:
+            print(f"baton: evaluation failed: {exc}", file=sys.stderr, flush=True)
+            return
+        statuses = [r.status for r in evaluation.results]
+        summary = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
+        print(f"{format_time(evaluation.at_us)} evaluated {len(statuses)} SLAs: {summary}",
+              flush=True)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    store = Store.open(args.store)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    threads = [] if args.only == "evaluator" else _collector_threads(args, store, stop)
+    scheduler = None
+    if args.only != "collectors":
+        scheduler = _scheduler(Evaluator(store, args.config), _interval(args.every))
+        scheduler.start()
+    if not threads and scheduler is None:
+        print("baton: nothing to run: no pulling sources in config/sources.yaml",
+              file=sys.stderr)
+        return 1
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        stop.set()
+    if scheduler is not None:
+        scheduler.shutdown(wait=True)
+    for thread in threads:
+        thread.join(timeout=10)
+    return 0
+
+
+def _scheduler(evaluator: Evaluator, seconds: int) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler.add_job(evaluator.tick, "interval", seconds=seconds, coalesce=True,
+                      max_instances=1, next_run_time=datetime.now(UTC), id="evaluate")
+    return scheduler
+
+
+def _interval(text: str) -> int:
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise SlaError(f"--every {text!r} is not a duration; use e.g. 30s or 1m") from None
+
+
+def _collector_threads(args: argparse.Namespace, store: Store, stop: threading.Event
+                       ) -> list[threading.Thread]:
+    from app.collect import _build_all, sources_file
+    from collectors.runner import run_forever
+    from collectors.sources import load_sources
+
+    if not sources_file(args).exists():
+        return []
+    config = load_sources(sources_file(args))
+    collectors, _ = _build_all(store, dict(config.sources), quiet_push=True)
+
+    def report(name: str, message: str) -> None:
+        print(f"baton: {message}", file=sys.stderr, flush=True)
+
+    threads = [threading.Thread(target=run_forever, name=f"collect-{name}", daemon=True,
+                                args=(store, c, stop, config.sources[name].poll, report))
+               for name, c in collectors.items()]
+    for thread in threads:
+        thread.start()
+    if threads:
+        print(f"collecting from {', '.join(collectors)}", flush=True)
+    return threads

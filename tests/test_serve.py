@@ -1,0 +1,54 @@
+"""`baton serve` evaluates on a schedule in a real process, keeps going through a broken
+edit of the SLA files, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from collectors.store import Store
+from collectors.tables import sla_results
+from engine_helpers import CONFIG, ev, load
+
+
+def evaluations(url: str) -> int:
+    store = Store.open(url)
+    with store.engine.connect() as conn:
+        count = conn.execute(select(func.count(func.distinct(sla_results.c.evaluated_at_us))))
+        return int(count.scalar() or 0)
+
+
+def wait_for(check, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_serve_evaluates_every_interval_and_survives_a_broken_edit(sqlite_url, tmp_path: Path):
+    (tmp_path / "slas").mkdir()
+    slas = tmp_path / "slas" / "test.yaml"
+    slas.write_text(CONFIG)
+    load(Store.open(sqlite_url), [ev("a", "lead.submitted", 1, 0)])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "--config", str(tmp_path), "--store", sqlite_url,
+         "serve", "--only", "evaluator", "--every", "1s"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: evaluations(sqlite_url) >= 2), "no scheduled evaluations"
+        slas.write_text("version: baton/v1\nslas: [oops]\n")
+        seen = evaluations(sqlite_url)
+        assert wait_for(lambda: evaluations(sqlite_url) >= seen + 2), "stopped after bad edit"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert "evaluated 5 SLAs" in out
+    assert "evaluating with the last valid definitions" in err and "Traceback" not in err

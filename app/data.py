@@ -35,6 +35,7 @@ from collectors.tables import (
 from slas import population
 from slas.definitions import Definitions, load_folder, load_texts
 from slas.engine import evaluate
+from slas.spec import JourneySla
 from slas.stalls import StallReport, find_stalls
 from slas.timeline import Timeline, lead_timeline
 
@@ -158,18 +159,19 @@ def breach_rows(since_us: int) -> pd.DataFrame:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def _funnel(url: str, journey: str, stages: tuple[str, ...], since_us: int,
             until_us: int) -> pd.DataFrame:
-    f, s = journey_stages.alias("f"), journey_stages.alias("s")
-    query = (select(s.c.stage, func.count().label("leads"))
-             .select_from(f.join(s, and_(s.c.journey == f.c.journey, s.c.jkey == f.c.jkey)))
-             .where(f.c.journey == journey, f.c.stage == stages[0], f.c.first_us > since_us,
-                    f.c.first_us <= until_us, s.c.first_us <= until_us)
-             .group_by(s.c.stage))
-    counts = dict(_frame(url, query).itertuples(index=False))
-    return pd.DataFrame({"stage": list(stages), "leads": [counts.get(n, 0) for n in stages]})
+    s = journey_stages
+    counts = []
+    with _store(url).engine.connect() as conn:
+        for stage in stages:  # one range count on (journey, stage, first_us) per stage
+            counts.append(conn.execute(select(func.count()).select_from(s).where(
+                s.c.journey == journey, s.c.stage == stage, s.c.first_us > since_us,
+                s.c.first_us <= until_us)).scalar() or 0)
+    return pd.DataFrame({"stage": list(stages), "leads": counts})
 
 
 def funnel(journey: str, stages: Sequence[str], since_us: int, until_us: int) -> pd.DataFrame:
-    """Of the journeys that started in (since, until], how many reached each stage."""
+    """How many journeys reached each stage in (since, until]. (Per-stage counts, not a
+    cohort: a cohort join costs seconds at a million leads, and journeys last minutes.)"""
     return _funnel(store_url(), journey, tuple(stages), since_us, until_us)
 
 
@@ -320,7 +322,10 @@ def _dry_run(url: str, config: str, texts: tuple[tuple[str, str], ...], names: t
     edited = load_texts(dict(texts))
     rows = _evaluate_over(store, _subset(current, names), times, "current")
     changed = tuple(n for n in names if _changed(current, edited, n))
-    with _scratch(store, _subset(edited, changed)) as renamed:
+    scratch = tuple(n for n in changed if _new_population(current, edited, n))
+    rows += _evaluate_over(store, _subset(edited, tuple(set(changed) - set(scratch))), times,
+                           "edited")
+    with _scratch(store, _subset(edited, scratch)) as renamed:
         rows += _evaluate_over(store, renamed, times, "edited")
     rows += [{**row, "version": "edited"} for row in rows
              if row["version"] == "current" and row["sla"] not in changed]
@@ -337,6 +342,22 @@ def _changed(current: Definitions, edited: Definitions, name: str) -> bool:
     after = [s for s in edited.slas if s.name == name]
     return before != after or (bool(after) and _journey_of(current, after[0])
                                != _journey_of(edited, after[0]))
+
+
+def _new_population(current: Definitions, edited: Definitions, name: str) -> bool:
+    """Whether the edited journey SLA selects other journeys than the stored population
+    rows hold (a threshold, objective or window edit reuses them)."""
+    after = edited.sla(name)
+    if not isinstance(after, JourneySla):
+        return False
+    try:
+        before = current.sla(name)
+    except KeyError:
+        return True
+    keys = ("journey", "from_", "to", "where")
+    return (not isinstance(before, JourneySla) or _journey_of(current, before)
+            != _journey_of(edited, after) or any(getattr(before, k) != getattr(after, k)
+                                                 for k in keys))
 
 
 def _journey_of(defs: Definitions, sla: Any) -> Any:
@@ -361,6 +382,9 @@ def _scratch(store: Store, defs: Definitions) -> Iterator[Definitions]:
     """The edited SLAs under scratch names, with their own population rows (the engine's
     derived data for a journey SLA, built from the stage table) that are dropped afterwards;
     the live rows of the SLAs as currently defined are never touched."""
+    if not defs.slas:
+        yield defs
+        return
     token = uuid.uuid4().hex[:8]
     renamed = dataclasses.replace(defs, slas=tuple(
         s.model_copy(update={"name": f"{s.name}{DRY_RUN_MARK}{token}"}) for s in defs.slas))

@@ -31,7 +31,8 @@ team_names = {k: t.name for k, t in definitions.teams.items()}
 now = data.now_minute()
 left, right = st.columns(2)
 journey = left.selectbox("Journey", list(definitions.journeys))
-period = right.selectbox("Started in the last", list(PERIODS), index=1)
+period = right.selectbox("Period", list(PERIODS), index=1,
+                         help="Funnel and latencies count the journeys of this period.")
 since = now - PERIODS[period] * 86400 * data.US
 stages = [s.name for s in definitions.journeys[journey].stages]
 

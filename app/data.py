@@ -177,7 +177,14 @@ def funnel(journey: str, stages: Sequence[str], since_us: int, until_us: int) ->
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def _latencies(url: str, journey: str, start: str, end: str, since_us: int, until_us: int,
-               limit: int) -> pd.Series:
+               limit: int, sla: str | None) -> pd.Series:
+    if sla is not None:  # the engine's population rows: one range scan, waits precomputed
+        p = sla_population
+        query = (select((p.c.d_us / 1e6).label("seconds"))
+                 .where(p.c.sla == sla, p.c.f_us > since_us, p.c.f_us <= until_us,
+                        p.c.t_us <= until_us, p.c.matched.is_(True))
+                 .order_by(p.c.f_us.desc()).limit(limit))
+        return _frame(url, query)["seconds"].astype(float)
     f, t = journey_stages.alias("f"), journey_stages.alias("t")
     query = (select(((t.c.first_us - f.c.first_us) / 1e6).label("seconds"))
              .select_from(f.join(t, and_(t.c.journey == f.c.journey, t.c.jkey == f.c.jkey,
@@ -185,13 +192,14 @@ def _latencies(url: str, journey: str, start: str, end: str, since_us: int, unti
              .where(f.c.journey == journey, f.c.stage == start, f.c.first_us > since_us,
                     f.c.first_us <= until_us, t.c.first_us <= until_us)
              .order_by(f.c.first_us.desc()).limit(limit))
-    return _frame(url, query)["seconds"].astype(float) if limit else pd.Series(dtype=float)
+    return _frame(url, query)["seconds"].astype(float)
 
 
 def latencies(journey: str, start: str, end: str, since_us: int, until_us: int,
-              limit: int = 50_000) -> pd.Series:
-    """Seconds from `start` to `end` of (at most `limit`, newest) journeys started in the span."""
-    return _latencies(store_url(), journey, start, end, since_us, until_us, limit)
+              sla: str | None = None, limit: int = 20_000) -> pd.Series:
+    """Seconds from `start` to `end` of the newest `limit` journeys that started in the span
+    and got there; for an SLA's hop, only the journeys its `where` selects."""
+    return _latencies(store_url(), journey, start, end, since_us, until_us, limit, sla)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -58,22 +58,24 @@ else:
     stall_col.plotly_chart(fx.stalls_by_stage(named, stages), width="stretch")
 
 st.subheader("Stage-to-stage latency")
-hops: dict[str, tuple[str, str, float | None]] = {}
+hops: dict[str, tuple[str, str, float | None, str | None]] = {}
 for sla in definitions.slas:
     if isinstance(sla, LatencySla | CompletenessSla) and sla.journey == journey:
         limit = sla.threshold if isinstance(sla, LatencySla) else sla.within
-        hops[f"{sla.name}: {sla.from_} → {sla.to}"] = (sla.from_, sla.to, float(limit))
+        hops[f"{sla.name}: {sla.from_} → {sla.to}"] = (sla.from_, sla.to, float(limit),
+                                                        sla.name)
 for first, second in zip(stages, stages[1:], strict=False):
-    hops[f"{first} → {second}"] = (first, second, None)
-hop = st.selectbox("Hop", list(hops), help="An SLA's hop draws its threshold in red.")
-start, end, threshold = hops[hop]
-seconds = data.latencies(journey, start, end, since, now)
+    hops[f"{first} → {second}"] = (first, second, None, None)
+hop = st.selectbox("Hop", list(hops), help="An SLA's hop counts the journeys its `where` "
+                   "selects and draws its threshold in red.")
+start, end, threshold, sla_name = hops[hop]
+seconds = data.latencies(journey, start, end, since, now, sla=sla_name)
 if seconds.empty:
     st.info(f"No journeys reached {end} from {start} in the last {period}.")
 else:
     over = (seconds > threshold).mean() if threshold else None
     st.plotly_chart(fx.latency_histogram(seconds, threshold, hop), width="stretch")
-    st.caption(f"{len(seconds):,} journeys; median {fx.fmt_duration(seconds.median())}, p95 "
+    st.caption(f"{len(seconds):,} newest journeys; median {fx.fmt_duration(seconds.median())}, p95 "
                f"{fx.fmt_duration(seconds.quantile(0.95))}"
                + (f"; {fx.fmt_percent(over)} over the threshold" if over is not None else ""))
 

@@ -52,7 +52,7 @@ def ui_command(port: int, address: str) -> list[str]:
 def run_ui(args: argparse.Namespace) -> int:
     Store.open(args.store).close()  # a clear one-sentence error now, not a broken page later
     env = dict(os.environ, BATON_STORE_URL=args.store,
-               BATON_CONFIG=str(Path(args.config).resolve()))
+               BATON_CONFIG=str(args.config))  # as given: file names match `baton validate`
     print(f"baton: dashboard on http://{args.address}:{args.port} (Ctrl+C stops it)",
           file=sys.stderr, flush=True)
     os.execve(sys.executable, ui_command(args.port, args.address), env)

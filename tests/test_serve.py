@@ -9,11 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+from engine_helpers import CONFIG, ev, load
 from sqlalchemy import func, select
 
 from collectors.store import Store
 from collectors.tables import sla_results
-from engine_helpers import CONFIG, ev, load
 
 
 def evaluations(url: str) -> int:

@@ -17,7 +17,8 @@ from collectors.ingest import (
     progress_printer,
     read_records,
 )
-from collectors.store import Store, WriteCounts
+from collectors.store import Store, WriteCounts, analyze
+from collectors.tables import events
 
 Subparsers = Any
 
@@ -67,6 +68,8 @@ def ingest_file(store: Store, stream: Any, name: str, size: int | None, format: 
         if progress is not None:
             sys.stderr.write("\n")
     store.finish_run(run_id, counts)
+    if counts.accepted > 100_000:
+        analyze(store, [events])
     if size == 0 or (counts == WriteCounts() and size is None):
         print(f"baton: {name} is empty: nothing to ingest; check that the file was written",
               file=sys.stderr)

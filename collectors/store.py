@@ -266,6 +266,8 @@ def _create_engine(url: str) -> Engine:
         raise StoreUnavailable(f"cannot open store {url!r}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine, "connect", _postgres_settings)
     return engine
 
 
@@ -277,6 +279,24 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
+
+
+def _postgres_settings(dbapi_conn: Any, _record: Any) -> None:
+    # Baton's queries are short aggregates: JIT compilation cost more than it saved (0.29 s
+    # of a 0.78 s evaluation query at 1M journeys)
+    with dbapi_conn.cursor() as cursor:
+        cursor.execute("SET jit = off")
+    dbapi_conn.commit()
+
+
+def analyze(store: Store, tables: Iterable[Any]) -> None:
+    """Refresh PostgreSQL's planner statistics after a bulk change (autovacuum may be late;
+    with none, the planner guessed 5,000 rows for 6M and chose a 10x slower plan)."""
+    if store.dialect != "postgresql":
+        return
+    with store.engine.begin() as conn:
+        for table in tables:
+            conn.exec_driver_sql(f'ANALYZE "{table.name}"')
 
 
 def _current_revision(conn: Connection) -> str | None:

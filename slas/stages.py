@@ -21,13 +21,20 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from collectors.store import Store
-from collectors.tables import events, journey_attrs, journey_open, journey_stages
+from collectors.store import Store, analyze
+from collectors.tables import (
+    events,
+    journey_attrs,
+    journey_open,
+    journey_stages,
+    sla_population,
+)
 from slas import population
 from slas.definitions import Definitions
 from slas.spec import CompletenessSla, Journey, LatencySla
 
 CHUNK = 1_000_000  # events per transaction when catching up
+BULK = 100_000  # a catch-up this large refreshes PostgreSQL's planner statistics
 
 
 def refresh(store: Store, definitions: Definitions) -> int:
@@ -39,6 +46,8 @@ def refresh(store: Store, definitions: Definitions) -> int:
         scanned += _refresh_journey(store, name, journey, attributes(definitions, name),
                                     newest)
     population.refresh(store, definitions, newest)
+    if scanned > BULK:
+        analyze(store, [journey_stages, journey_attrs, journey_open, sla_population])
     return scanned
 
 

@@ -47,7 +47,8 @@ def refresh(store: Store, definitions: Definitions) -> int:
                                     newest)
     population.refresh(store, definitions, newest)
     if scanned > BULK:
-        analyze(store, [journey_stages, journey_attrs, journey_open, sla_population])
+        analyze(store, [journey_stages, journey_attrs, journey_open, sla_population],
+                vacuum=True)
     return scanned
 
 

@@ -114,8 +114,7 @@ class Store:
         if self.dialect == "sqlite":
             # the driver's executemany on a compiled statement: no per-row SQLAlchemy work
             return conn.exec_driver_sql(self._insert_sql, rows).rowcount  # type: ignore[arg-type]
-        named = [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in rows]
-        return len(conn.execute(self._insert_events.returning(events.c.seq), named).all())
+        return _copy_rows(conn, rows)
 
     def write_rejects(self, batch: Iterable[Reject], run_id: int | None = None,
                       conn: Connection | None = None) -> int:
@@ -215,6 +214,26 @@ def event_row(e: Event, received_us: int, run_id: int | None) -> tuple[Any, ...]
             None if e.data is None else orjson.dumps(e.data).decode(), e.data_base64,
             orjson.dumps(dict(e.extensions)).decode() if e.extensions else None,
             received_us, run_id)
+
+
+STAGE = "baton_events_stage"
+
+
+def _copy_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+    """PostgreSQL: COPY the batch into a temporary staging table, then one INSERT … SELECT …
+    ON CONFLICT DO NOTHING; its row count is the number newly stored. (A multi-row INSERT …
+    RETURNING ran at ~4,900 events/s here.)"""
+    columns = ", ".join(EVENT_COLUMNS)
+    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} "
+                         "(LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+    conn.exec_driver_sql(f"DELETE FROM {STAGE}")  # several batches may share a transaction
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    result = conn.exec_driver_sql(f"INSERT INTO events ({columns}) SELECT {columns} FROM "
+                                  f"{STAGE} ON CONFLICT (source, event_id) DO NOTHING")
+    return int(result.rowcount)
 
 
 def _insert_ignore(dialect: str, table: Any) -> Any:

@@ -78,7 +78,7 @@ def run_collect(args: argparse.Namespace) -> int:
     config = load_sources(sources_file(args))
     store = Store.open(args.store)
     chosen = selected(config, args.source)
-    collectors, broken = _build_all(store, chosen, quiet_push=not args.source)
+    collectors, broken = build_all(store, chosen, quiet_push=not args.source)
     if not collectors:
         if broken:
             return 1
@@ -92,7 +92,7 @@ def run_collect(args: argparse.Namespace) -> int:
     return 1 if broken else code
 
 
-def _build_all(store: Store, chosen: dict[str, Source], quiet_push: bool
+def build_all(store: Store, chosen: dict[str, Source], quiet_push: bool
                ) -> tuple[dict[str, Collector], int]:
     """The collectors that could be built; a source that cannot (e.g. its token variable
     is unset) is reported, recorded on the Sources page, and skipped."""

@@ -100,14 +100,14 @@ def _interval(text: str) -> int:
 
 def _collector_threads(args: argparse.Namespace, store: Store, stop: threading.Event
                        ) -> list[threading.Thread]:
-    from app.collect import _build_all, sources_file
+    from app.collect import build_all, sources_file
     from collectors.runner import run_forever
     from collectors.sources import load_sources
 
     if not sources_file(args).exists():
         return []
     config = load_sources(sources_file(args))
-    collectors, _ = _build_all(store, dict(config.sources), quiet_push=True)
+    collectors, _ = build_all(store, dict(config.sources), quiet_push=True)
 
     def report(name: str, message: str) -> None:
         print(f"baton: {message}", file=sys.stderr, flush=True)

@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -189,17 +189,8 @@ class Store:
     # --- reads ---
 
     def count(self, table: Any) -> int:
-        from sqlalchemy import func
-
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
-
-    def journey_events(self, key: str, attribute: str = "correlationid") -> list[dict[str, Any]]:
-        """Every stored event whose envelope `attribute` equals `key`, oldest first."""
-        column = events.c[attribute]
-        query = select(events).where(column == key).order_by(events.c.time_us, events.c.seq)
-        with self.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(query).mappings()]
 
 
 EVENT_COLUMNS = ["source", "event_id", "type", "time_us", "time_inferred", "subject",
@@ -250,11 +241,6 @@ def _upsert(dialect: str, table: Any, values: dict[str, Any], keys: list[str]) -
     stmt = (sqlite_insert if dialect == "sqlite" else pg_insert)(table).values(**values)
     changes = {k: v for k, v in values.items() if k not in keys}
     return stmt.on_conflict_do_update(index_elements=keys, set_=changes)
-
-
-def upsert(store: Store, table: Any, values: dict[str, Any], keys: list[str]) -> Any:
-    """An INSERT … ON CONFLICT DO UPDATE statement for `store`'s dialect."""
-    return _upsert(store.dialect, table, values, keys)
 
 
 def _create_engine(url: str) -> Engine:

@@ -47,9 +47,6 @@ class Definitions:
                 return sla
         raise KeyError(name)
 
-    def stage_index(self, journey: str, stage: str) -> int:
-        return [s.name for s in self.journeys[journey].stages].index(stage)
-
     def stall_after(self, journey: str, index: int) -> int:
         stage = self.journeys[journey].stages[index]
         return stage.stall_after or DEFAULT_STALL_AFTER

@@ -132,15 +132,7 @@ def _forever(store: Store, collectors: dict[str, Collector], sources: dict[str, 
              ) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-
-    def report(name: str, message: str) -> None:
-        print(f"baton: {message}", file=sys.stderr, flush=True)
-
-    threads = [threading.Thread(target=run_forever, name=f"collect-{name}", daemon=True,
-                                args=(store, c, stop, sources[name].poll, report))
-               for name, c in collectors.items()]
-    for thread in threads:
-        thread.start()
+    threads = start_collectors(store, collectors, sources, stop)
     print(f"collecting from {', '.join(collectors)} (Ctrl-C to stop)", flush=True)
     try:
         while not stop.wait(0.5):
@@ -150,6 +142,22 @@ def _forever(store: Store, collectors: dict[str, Collector], sources: dict[str, 
     for thread in threads:
         thread.join(timeout=10)
     return 0
+
+
+def start_collectors(store: Store, collectors: dict[str, Collector],
+                     sources: dict[str, Source], stop: threading.Event
+                     ) -> list[threading.Thread]:
+    """One thread per collector, polling until `stop` is set; errors go to stderr."""
+
+    def report(name: str, message: str) -> None:
+        print(f"baton: {message}", file=sys.stderr, flush=True)
+
+    threads = [threading.Thread(target=run_forever, name=f"collect-{name}", daemon=True,
+                                args=(store, c, stop, sources[name].poll, report))
+               for name, c in collectors.items()]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def run_receive(args: argparse.Namespace) -> int:

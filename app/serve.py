@@ -63,7 +63,8 @@ def run_serve(args: argparse.Namespace) -> int:
     store = Store.open(args.store)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    threads = [] if args.only == "evaluator" else _collector_threads(args, store, stop)
+    threads, collectors = ([], {}) if args.only == "evaluator" else _collectors(args, store,
+                                                                                 stop)
     scheduler = None
     if args.only != "collectors":
         scheduler = _scheduler(Evaluator(store, args.config), _interval(args.every))
@@ -81,6 +82,8 @@ def run_serve(args: argparse.Namespace) -> int:
         scheduler.shutdown(wait=True)
     for thread in threads:
         thread.join(timeout=10)
+    for collector in collectors.values():
+        collector.close()
     return 0
 
 
@@ -98,25 +101,17 @@ def _interval(text: str) -> int:
         raise SlaError(f"--every {text!r} is not a duration; use e.g. 30s or 1m") from None
 
 
-def _collector_threads(args: argparse.Namespace, store: Store, stop: threading.Event
-                       ) -> list[threading.Thread]:
-    from app.collect import build_all, sources_file
-    from collectors.runner import run_forever
+def _collectors(args: argparse.Namespace, store: Store, stop: threading.Event
+                ) -> tuple[list[threading.Thread], dict[str, Any]]:
+    """The configured pulling collectors, each polling on its own thread."""
+    from app.collect import build_all, sources_file, start_collectors
     from collectors.sources import load_sources
 
     if not sources_file(args).exists():
-        return []
+        return [], {}
     config = load_sources(sources_file(args))
     collectors, _ = build_all(store, dict(config.sources), quiet_push=True)
-
-    def report(name: str, message: str) -> None:
-        print(f"baton: {message}", file=sys.stderr, flush=True)
-
-    threads = [threading.Thread(target=run_forever, name=f"collect-{name}", daemon=True,
-                                args=(store, c, stop, config.sources[name].poll, report))
-               for name, c in collectors.items()]
-    for thread in threads:
-        thread.start()
+    threads = start_collectors(store, collectors, dict(config.sources), stop)
     if threads:
         print(f"collecting from {', '.join(collectors)}", flush=True)
-    return threads
+    return threads, collectors

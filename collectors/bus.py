@@ -122,6 +122,7 @@ class NatsConsumer:
         try:
             self._run(self._subscribe())
         except CollectorError:
+            self._drop()
             raise
         except Exception as exc:  # nats raises many unrelated types for one cause
             self._drop()
@@ -195,6 +196,13 @@ class NatsConsumer:
 
     def close(self) -> None:
         self._drop()
+        # nats-py may leave reader/flusher tasks behind; finish them before the loop closes,
+        # or the interpreter prints their tracebacks at exit
+        pending = asyncio.all_tasks(self.loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self.loop.close()
 
 

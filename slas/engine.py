@@ -43,15 +43,16 @@ def evaluate(store: Store, definitions: Definitions, at_us: int, *, persist: boo
         results = [judge(sla, measure(conn, sla, at_us)) for sla in definitions.slas]
     evaluation = Evaluation(at_us, results, rollup(list(definitions.teams), results))
     if persist:
-        save(store, evaluation)
+        save(store, definitions, evaluation)
         breaches.update(store, definitions, evaluation.at_us, results)
     return evaluation
 
 
-def save(store: Store, evaluation: Evaluation) -> None:
+def save(store: Store, definitions: Definitions, evaluation: Evaluation) -> None:
     """Store each result as a point of its SLA's time series (replacing a re-evaluation)."""
     computed = now_us()
-    rows = [_row(result, evaluation.at_us, computed) for result in evaluation.results]
+    rows = [_row(result, definitions.sla(result.name).window, evaluation.at_us, computed)
+            for result in evaluation.results]
     with store.engine.begin() as conn:
         conn.execute(delete(sla_results).where(
             sla_results.c.evaluated_at_us == evaluation.at_us,
@@ -60,11 +61,9 @@ def save(store: Store, evaluation: Evaluation) -> None:
             conn.execute(insert(sla_results), rows)
 
 
-def _row(result: Result, at_us: int, computed_us: int) -> dict[str, Any]:
-    from slas.spec import parse_duration
-
+def _row(result: Result, window_s: int, at_us: int, computed_us: int) -> dict[str, Any]:
     return {"sla": result.name, "evaluated_at_us": at_us, "team": result.team,
-            "kind": result.kind, "window_s": parse_duration(result.window),
+            "kind": result.kind, "window_s": window_s,
             "objective": result.objective, "good": result.good, "bad": result.bad,
             "total": result.total, "sli": result.sli,
             "budget_remaining": result.budget_remaining,

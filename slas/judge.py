@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from slas.measure import Counts
-from slas.spec import FreshnessSla, LatencySla, Sla, format_duration
+from slas.spec import LatencySla, Sla, format_duration
 
 AT_RISK_BUDGET = Fraction(1, 4)
 AT_RISK_BURN = Fraction("14.4")
@@ -39,10 +39,9 @@ class Result:
     p99_s: float | None = None
 
     def as_json(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in (
+        return {name: getattr(self, name) for name in (
             "name", "team", "kind", "window", "objective", "good", "bad", "total", "sli",
             "budget_remaining", "burn_rate", "status", "p50_s", "p95_s", "p99_s")}
-        return out
 
 
 @dataclass(frozen=True)
@@ -109,5 +108,3 @@ def rollup(teams: list[str], results: list[Result]) -> list[TeamStatus]:
 def _float(value: Fraction | None) -> float | None:
     return None if value is None else float(value)
 
-
-__all__ = ["FreshnessSla", "Result", "TeamStatus", "judge", "rollup"]

@@ -48,6 +48,8 @@ def refresh(store: Store, definitions: Definitions, newest: int) -> None:
         cursor = f"population:{sla.name}"
         fingerprint = _fingerprint(sla, definitions)
         saved = (store.get_cursor(cursor) or ":0").rsplit(":", 1)
+        if saved[0] == fingerprint and int(saved[1]) >= newest:
+            continue  # current: evaluation every minute must not write anything here
         with store.engine.begin() as conn:
             if saved[0] != fingerprint:
                 conn.execute(delete(sla_population).where(sla_population.c.sla == sla.name))

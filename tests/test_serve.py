@@ -52,3 +52,24 @@ def test_serve_evaluates_every_interval_and_survives_a_broken_edit(sqlite_url, t
     assert process.returncode == 0
     assert "evaluated 5 SLAs" in out
     assert "evaluating with the last valid definitions" in err and "Traceback" not in err
+
+
+def test_serve_reports_a_broken_source_in_one_sentence_and_shuts_down_without_traces(
+        sqlite_url, tmp_path: Path):
+    (tmp_path / "slas").mkdir()
+    (tmp_path / "slas" / "test.yaml").write_text(CONFIG)
+    (tmp_path / "sources.yaml").write_text(
+        "version: baton/v1\nsources:\n  bus:\n    kind: nats\n    url: nats://127.0.0.1:4222\n"
+        "    stream: NO_SUCH_STREAM_4F2\n    subject: nothing.>\n    durable: baton\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "--config", str(tmp_path), "--store", sqlite_url,
+         "serve", "--every", "1s"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: evaluations(sqlite_url) >= 1), "the evaluator did not run"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert "JetStream stream 'NO_SUCH_STREAM_4F2' does not exist" in err
+    assert "Traceback" not in err and "Task was destroyed" not in err

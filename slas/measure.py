@@ -1,8 +1,8 @@
 """Measuring: SQL that turns the store into counts for one SLA at time T. No judging here.
 
-All aggregation runs in the database (SQLite or PostgreSQL) on the stage table
-(`slas.stages`) or, for freshness, on per-minute maxima of the event index. Evaluation at T
-sees only events whose time is <= T. Times are microseconds.
+All aggregation runs in the database (SQLite or PostgreSQL): latency and completeness on the
+per-SLA population rows (`slas.population`), freshness on per-minute maxima of the event
+index. Evaluation at T sees only events whose time is <= T. Times are microseconds.
 """
 
 from __future__ import annotations

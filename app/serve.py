@@ -18,12 +18,12 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from app.sla_commands import duration_option
 from collectors.schema import format_time
 from collectors.store import Store, now_us
 from slas.definitions import Definitions, load_folder
 from slas.engine import evaluate
 from slas.errors import DefinitionError, SlaError
-from slas.spec import parse_duration
 
 
 def add_serve(commands: Any) -> None:
@@ -67,7 +67,8 @@ def run_serve(args: argparse.Namespace) -> int:
                                                                                  stop)
     scheduler = None
     if args.only != "collectors":
-        scheduler = _scheduler(Evaluator(store, args.config), _interval(args.every))
+        every = duration_option("--every", args.every, "30s or 1m")
+        scheduler = _scheduler(Evaluator(store, args.config), every)
         scheduler.start()
     if not threads and scheduler is None:
         print("baton: nothing to run: no pulling sources in config/sources.yaml",
@@ -92,13 +93,6 @@ def _scheduler(evaluator: Evaluator, seconds: int) -> BackgroundScheduler:
     scheduler.add_job(evaluator.tick, "interval", seconds=seconds, coalesce=True,
                       max_instances=1, next_run_time=datetime.now(UTC), id="evaluate")
     return scheduler
-
-
-def _interval(text: str) -> int:
-    try:
-        return parse_duration(text)
-    except ValueError:
-        raise SlaError(f"--every {text!r} is not a duration; use e.g. 30s or 1m") from None
 
 
 def _collectors(args: argparse.Namespace, store: Store, stop: threading.Event

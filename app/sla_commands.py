@@ -126,7 +126,7 @@ def run_stalls(args: argparse.Namespace) -> int:
     journey = args.journey or next(iter(definitions.journeys), None)
     if journey is None:
         raise EvaluationError("no journeys are defined; add one to config/slas/*.yaml")
-    window = _window(args.window)
+    window = duration_option("--window", args.window, "7d, 12h, 30m")
     report = find_stalls(Store.open(args.store), definitions, journey, at_time(args.at),
                          window)
     if args.json:
@@ -142,11 +142,12 @@ def run_stalls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _window(text: str) -> int:
+def duration_option(option: str, text: str, examples: str) -> int:
+    """A command-line duration (`30s`, `5m`, `2h`, `7d`) in seconds, or one clear error."""
     try:
         return parse_duration(text)
     except ValueError:
-        raise EvaluationError(f"--window {text!r} is not a duration; use e.g. 7d, 12h, 30m"
+        raise EvaluationError(f"{option} {text!r} is not a duration; use e.g. {examples}"
                               ) from None
 
 

@@ -129,7 +129,8 @@ def parse_event(obj: Any, received_us: int) -> Event:
     if not (type(event_id) is str and event_id and type(source) is str and source
             and type(etype) is str and etype and get("specversion") == SPECVERSION):
         _check_required(obj)
-    if get("data") is not None and get("data_base64") is not None:
+    data, data_base64 = get("data"), get("data_base64")
+    if data is not None and data_base64 is not None:
         raise InvalidEvent("an event may carry 'data' or 'data_base64', not both; keep one")
     others = obj.keys() - KNOWN_MEMBERS
     extensions = _extensions(obj, others) if others else NO_EXTENSIONS
@@ -138,13 +139,18 @@ def parse_event(obj: Any, received_us: int) -> Event:
         time_us, inferred = received_us, True
     else:
         time_us, inferred = parse_time(moment), False
-    for name in OPTIONAL_STRINGS:
-        value = get(name)
-        if value is not None and type(value) is not str:
-            raise InvalidEvent(f"attribute '{name}' must be a string, got {_show(value)}")
-    return Event(str(event_id), str(source), str(etype), time_us, inferred, get("subject"),
-                 get("datacontenttype"), get("dataschema"), get("data"), _data_base64(obj),
-                 get("correlationid"), get("consentscope"), _traceparent(obj), extensions)
+    # each attribute is read once and checked in one expression: ingest validates millions
+    subject, content_type, schema = get("subject"), get("datacontenttype"), get("dataschema")
+    correlation, consent = get("correlationid"), get("consentscope")
+    if not ((subject is None or type(subject) is str)
+            and (content_type is None or type(content_type) is str)
+            and (schema is None or type(schema) is str)
+            and (correlation is None or type(correlation) is str)
+            and (consent is None or type(consent) is str)):
+        _check_strings(obj)
+    return Event(str(event_id), str(source), str(etype), time_us, inferred, subject,
+                 content_type, schema, data, _data_base64(data_base64),
+                 correlation, consent, _traceparent(get("traceparent")), extensions)
 
 
 def parse_json_event(raw: bytes | str, received_us: int) -> Event:
@@ -176,6 +182,13 @@ def _check_required(values: dict[str, Any]) -> None:
         )
 
 
+def _check_strings(values: dict[str, Any]) -> None:
+    for name in OPTIONAL_STRINGS:
+        value = values.get(name)
+        if value is not None and type(value) is not str:
+            raise InvalidEvent(f"attribute '{name}' must be a string, got {_show(value)}")
+
+
 def _extensions(values: dict[str, Any], names: set[str]) -> dict[str, str | int | bool]:
     out: dict[str, str | int | bool] = {}
     for name in sorted(names):
@@ -199,8 +212,7 @@ def _extensions(values: dict[str, Any], names: set[str]) -> dict[str, str | int 
     return out
 
 
-def _data_base64(values: dict[str, Any]) -> str | None:
-    value = values.get("data_base64")
+def _data_base64(value: Any) -> str | None:
     if value is None:
         return None
     if type(value) is not str:
@@ -213,8 +225,7 @@ def _data_base64(values: dict[str, Any]) -> str | None:
     return value
 
 
-def _traceparent(values: dict[str, Any]) -> str | None:
-    value = values.get("traceparent")
+def _traceparent(value: Any) -> str | None:
     if value is not None and not (type(value) is str and TRACEPARENT.fullmatch(value)):
         raise InvalidEvent(
             f"traceparent {value!r} is not W3C trace context; expected "

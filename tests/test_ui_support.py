@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 from app.auth import add_user
 from app.commands import ingest_file
 from collectors.sample import generate
-from collectors.schema import to_us
+from collectors.schema import format_time, parse_time, to_us
 from collectors.store import Store
 from slas.definitions import load_folder
 from slas.engine import evaluate
@@ -34,16 +34,24 @@ POSTGRES_URL = os.environ.get(
 DATABASES = os.environ.get("BATON_TEST_DATABASES", "sqlite,postgresql").split(",")
 HOUR_US = 3600 * 1_000_000
 PASSWORD = "correct horse battery"
+ANCHOR = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 
 
 def populate(store: Store, config: Path, leads: int = 300, days: float = 7.0) -> int:
     """Sample journeys ending now (one bad line among them), evaluated every 6 hours over the
-    week and every 15 minutes over the last 2 hours. Returns the last evaluation time."""
+    week and every 15 minutes over the last 2 hours. Returns the last evaluation time.
+
+    The journeys are generated for a fixed week (ending on a Wednesday afternoon, `ANCHOR`) and
+    shifted to end now, so what they hold (business hours, incidents, breaches) does not depend
+    on the day or the minute the tests run."""
     end = datetime.now(UTC).replace(second=0, microsecond=0)
+    shift = to_us(end) - to_us(ANCHOR)
     # product activations (the freshness SLA) for the last day only: they are most of the
     # records, and PostgreSQL ingests them slowly
-    records = [*generate(leads, end=end, days=days, seed=7, activations=False),
-               *generate(0, end=end, days=1, seed=7)]
+    records = [*generate(leads, end=ANCHOR, days=days, seed=7, activations=False),
+               *generate(0, end=ANCHOR, days=1, seed=7)]
+    for record in records:
+        record["time"] = format_time(parse_time(record["time"]) + shift)
     lines = [orjson.dumps(e) for e in records]
     lines.insert(5, b'{"specversion": "1.0", "id": "broken"}')
     payload = b"\n".join(lines) + b"\n"

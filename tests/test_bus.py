@@ -19,9 +19,10 @@ import pika
 import pytest
 import redis
 from fakes.proxy import Proxy
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from collectors.bus import BrokerUnavailable, BusCollector, bus_collector
+from collectors.errors import StoreUnavailable
 from collectors.runner import commit
 from collectors.sources import NatsSource, RabbitSource, RedisSource, Source
 from collectors.store import Store
@@ -82,7 +83,7 @@ class Nats(Broker):
     def source(self, port: int | None = None, **settings: Any) -> Source:
         return NatsSource(kind="nats", url=f"nats://127.0.0.1:{port or 4222}",
                           stream=self.stream, subject=f"{self.subject}.>",
-                          durable=f"d{self.tag}", ack_wait=1.0, **settings)
+                          durable=f"d{self.tag}", **{"ack_wait": 1.0, **settings})
 
     def publish(self, bodies: list[bytes]) -> None:
         async def send(js: Any) -> None:
@@ -148,8 +149,8 @@ class Redis(Broker):
 
     def source(self, port: int | None = None, **settings: Any) -> Source:
         return RedisSource(kind="redis", url=f"redis://127.0.0.1:{port or 6379}/0",
-                           stream=self.stream, group=f"g{self.tag}", claim_idle=0.3,
-                           **settings)
+                           stream=self.stream, group=f"g{self.tag}",
+                           **{"claim_idle": 0.3, **settings})
 
     def publish(self, bodies: list[bytes]) -> None:
         pipe = self.client.pipeline()
@@ -182,15 +183,16 @@ def collector(store: Store, broker: Broker, name: str = "bus", port: int | None 
     return made
 
 
-def collect_until(store: Store, *collectors: BusCollector, rows: int, seconds: float = 6.0
-                  ) -> None:
-    """Poll (round robin) until the store holds `rows` events or the time is up."""
+def collect_until(store: Store, *collectors: BusCollector, rows: int, seconds: float = 6.0,
+                  errors: tuple[type[Exception], ...] = (BrokerUnavailable,)) -> None:
+    """Poll (round robin) until the store holds `rows` events or the time is up; `errors`
+    are waited out, any other is raised."""
     deadline = time.monotonic() + seconds
     while store.count(events) < rows and time.monotonic() < deadline:
         for each in collectors:
             try:
                 each.poll()
-            except BrokerUnavailable:
+            except errors:
                 time.sleep(0.05)
 
 
@@ -245,6 +247,41 @@ def test_a_collector_killed_after_committing_but_before_acking_doubles_nothing(
     restarted.close()
     assert (accepted, duplicates) == (10, 10)  # the redelivered ten are stored once
     assert len(stored_ids(store)) == 20
+
+
+def test_a_batch_the_store_refuses_is_handed_back_and_stored_on_the_next_poll(
+        store: Store, broker: Broker) -> None:
+    broker.publish(bodies(10, broker.tag))
+    # redelivery by timeout is pushed out of reach: only an explicit release brings them back
+    slow = {"nats": {"ack_wait": 60.0}, "redis": {"claim_idle": 60.0}}.get(broker.kind, {})
+    bus = collector(store, broker, batch=10, **slow)
+    refuse_inserts(store, True)
+    try:
+        with pytest.raises(StoreUnavailable, match="disk on fire"):
+            collect_until(store, bus, rows=1, seconds=2, errors=())
+    finally:
+        refuse_inserts(store, False)
+    collect_until(store, bus, rows=10, seconds=4)
+    bus.close()
+    assert stored_ids(store) == sorted(f"{broker.tag}-{n}" for n in range(10))
+
+
+def refuse_inserts(store: Store, refuse: bool) -> None:
+    """A real store failure: a trigger that aborts every insert into events."""
+    with store.engine.begin() as conn:
+        if store.engine.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER IF EXISTS refuse" if not refuse else
+                              "CREATE TRIGGER refuse BEFORE INSERT ON events "
+                              "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"))
+            return
+        if refuse:
+            conn.execute(text("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                              "$$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$"))
+            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON events "
+                              "FOR EACH ROW EXECUTE FUNCTION refuse()"))
+        else:
+            conn.execute(text("DROP TRIGGER refuse ON events"))
+            conn.execute(text("DROP FUNCTION refuse()"))
 
 
 def test_two_collectors_on_one_consumer_group_share_the_work_exactly_once(

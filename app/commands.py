@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from collectors.errors import UnreadableInput
+from collectors.errors import CollectorError, UnreadableInput
 from collectors.ingest import (
     Parser,
     ingest,
@@ -39,29 +39,56 @@ def add_ingest(commands: Subparsers) -> None:
                             description="Import records (JSON, JSON array or JSON lines).")
     p.add_argument("--format", default="cloudevents", choices=sorted(parsers()),
                    help="record format (default: cloudevents)")
-    p.add_argument("--source", help="name recorded for rejects (default: file:<name>)")
+    p.add_argument("--source", help="source name: a source of config/sources.yaml maps the "
+                   "records with its own rules, as its collector does; any other name is "
+                   "recorded with the run and its rejects (default: file:<name>)")
     p.add_argument("file", help="file to read, or - for standard input")
     p.set_defaults(run=run_ingest)
 
 
 def run_ingest(args: argparse.Namespace) -> int:
     stream, name, size = open_input(args.file)
+    parser = configured_parser(args)
     store = Store.open(args.store)
     counts = ingest_file(store, stream, name, size, args.format,
-                         args.source or input_source_name(args.file))
+                         args.source or input_source_name(args.file), parser)
     print(f"accepted {counts.accepted}, duplicate {counts.duplicate}, "
           f"rejected {counts.rejected}")
     return 0
 
 
+def configured_parser(args: argparse.Namespace) -> Parser | None:
+    """The parser of `--source`'s own mapping when it names a configured source of this
+    format; None for the format's defaults."""
+    if args.format == "cloudevents" or not args.source:
+        return None
+    from pathlib import Path
+
+    from collectors.formats import backfill_parser
+    from collectors.sources import load_sources, source_map
+
+    file = Path(args.config) / "sources.yaml"
+    if not file.exists():
+        return None
+    source = load_sources(file).sources.get(args.source)
+    if source is None:
+        return None
+    if source.kind != args.format:
+        raise CollectorError(f"source {args.source!r} in {file} is a {source.kind} source, "
+                             f"not {args.format}; ingest its records with --format "
+                             f"{source.kind}, or pick another --source")
+    return backfill_parser(args.format, source_map(args.source, source))
+
+
 def ingest_file(store: Store, stream: Any, name: str, size: int | None, format: str,
-                source: str) -> WriteCounts:
+                source: str, parser: Parser | None = None) -> WriteCounts:
     """The `baton ingest` pipeline, shared by the demo: run record, batches, rejects."""
     run_id = store.start_run(source, format, name)
     progress = progress_printer(stream, size, sys.stderr)
     try:
         counts = ingest(store, read_records(stream, name), source=source, format=format,
-                        parser=parsers()[format], run_id=run_id, progress=progress)
+                        parser=parser or parsers()[format], run_id=run_id,
+                        progress=progress)
     except UnicodeDecodeError:
         raise UnreadableInput(f"{name} is not text; give a file of JSON or JSON lines") from None
     finally:

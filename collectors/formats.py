@@ -1,11 +1,13 @@
 """Record formats for `baton ingest --format X FILE` (backfills), beside `cloudevents`.
 
-Each parser maps records with the default rules of its source kind (docs/collectors.md):
-`kong` (file-log / http-log entries, or batched arrays), `hubspot` (contacts, or whole search
-response pages), `salesforce` (Lead records, or whole query responses) and `otlp` (OTLP/JSON
-export requests, one per line, as the Collector file exporter writes them). Events get the
-CloudEvents `source` `<kind>://<kind>`, the same as a configured source named after its kind,
-so a backfill and a live collector of that name store each record once.
+Formats: `kong` (file-log / http-log entries, or batched arrays), `hubspot` (contacts, or
+whole search response pages), `salesforce` (Lead records, or whole query responses) and `otlp`
+(OTLP/JSON export requests, one per line, as the Collector file exporter writes them).
+
+A backfill for a configured source (`--source NAME`) maps records with that source's key,
+rules, data and event source, exactly as its live collector does, so the two store each
+record once. Without one, the kind's default rules apply (docs/collectors.md) and events get
+the CloudEvents `source` `<kind>://<kind>`, the same as a source named after its kind.
 """
 
 from __future__ import annotations
@@ -25,9 +27,7 @@ from collectors.store import Reject, Store
 from collectors.traces import parse_otlp, write_spans
 
 
-def _mapped(parse: Callable[[Any, SourceMap], list[Event]], kind: str) -> Parser:
-    mapping = default_map(kind)
-
+def _mapped(parse: Callable[[Any, SourceMap], list[Event]], mapping: SourceMap) -> Parser:
     def parser(obj: Any, _received_us: int) -> Sequence[Event]:
         return parse(obj, mapping)
 
@@ -37,15 +37,16 @@ def _mapped(parse: Callable[[Any, SourceMap], list[Event]], kind: str) -> Parser
 class OtlpParser:
     """OTLP/JSON -> events now, spans (and bad-span rejects) when the pipeline flushes."""
 
-    def __init__(self) -> None:
-        self.mapping = default_map("otlp")
+    def __init__(self, mapping: SourceMap) -> None:
+        self.mapping = mapping
         self.rows: list[dict[str, Any]] = []
         self.problems: list[Reject] = []
 
     def __call__(self, obj: Any, received_us: int) -> Sequence[Event]:
         batch = parse_otlp(obj, self.mapping, received_us)
         self.rows.extend(batch.rows)
-        self.problems.extend(Reject("otlp", "otlp", "backfill", reason, raw, received_us)
+        self.problems.extend(Reject(self.mapping.name, "otlp", "backfill", reason, raw,
+                                    received_us)
                              for reason, raw in batch.problems)
         return batch.events
 
@@ -56,9 +57,17 @@ class OtlpParser:
         return store.write_rejects(problems, conn=conn)
 
 
-FORMATS: dict[str, Parser] = {
-    "otlp": OtlpParser(),
-    "kong": _mapped(lambda obj, m: parse_kong(obj, m), "kong"),
-    "hubspot": _mapped(parse_hubspot, "hubspot"),
-    "salesforce": _mapped(parse_salesforce, "salesforce"),
+_PARSERS: dict[str, Callable[[SourceMap], Parser]] = {
+    "otlp": OtlpParser,
+    "kong": lambda mapping: _mapped(parse_kong, mapping),
+    "hubspot": lambda mapping: _mapped(parse_hubspot, mapping),
+    "salesforce": lambda mapping: _mapped(parse_salesforce, mapping),
 }
+
+
+def backfill_parser(kind: str, mapping: SourceMap | None = None) -> Parser:
+    """The parser of format `kind`, mapping with `mapping` (default: the kind's defaults)."""
+    return _PARSERS[kind](mapping or default_map(kind))
+
+
+FORMATS: dict[str, Parser] = {kind: backfill_parser(kind) for kind in _PARSERS}

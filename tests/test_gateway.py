@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.cli import main
 from collectors.gateway import kong_file_tail, parse_kong
 from collectors.runner import drain
-from collectors.sources import KongSource, Rule, default_map
+from collectors.sources import KongSource, Rule, default_map, load_sources
 from collectors.store import Store
 from collectors.tables import events, rejects, source_status
 
@@ -135,3 +135,50 @@ def test_baton_ingest_reads_kong_entries_for_backfills(
                  str(FIXTURES / "kong-http-log-batch.json")])
     assert code == 0
     assert "accepted 2, duplicate 0, rejected 0" in capsys.readouterr().out
+
+
+EDGE_SOURCES = """version: baton/v1
+sources:
+  kong-edge:
+    kind: kong
+    file: {log}
+    key: [request.headers.x-lead-id]
+    rules:
+      - type: gateway.request.accepted
+        when: {{route.name: lead-intake, response.status: {{lt: 400}}}}
+      - type: gateway.request.failed
+        when: {{response.status: {{gte: 500}}}}
+  crm:
+    kind: hubspot
+    token_env: HUBSPOT_TOKEN
+"""
+
+
+def test_a_backfill_for_a_configured_source_maps_with_its_rules_and_stores_nothing_twice(
+        store: Store, store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    log = tmp_path / "file-log.json"
+    shutil.copy(FIXTURES / "kong-file-log.jsonl", log)
+    (tmp_path / "sources.yaml").write_text(EDGE_SOURCES.format(log=log))
+    cli = ["--store", store_url, "--config", str(tmp_path), "ingest", "--format", "kong",
+           "--source", "kong-edge", str(log)]
+    assert main(cli) == 0
+    assert "accepted 4, duplicate 0, rejected 0" in capsys.readouterr().out
+    with store.engine.connect() as conn:
+        stored = conn.execute(select(events.c.source, events.c.type)).all()
+    assert sorted(stored) == [("kong://kong-edge", "gateway.request.accepted")] * 3 + [
+        ("kong://kong-edge", "gateway.request.failed")]  # the source's own rule for the 502
+    configured = load_sources(tmp_path / "sources.yaml").sources["kong-edge"]
+    tailed = drain(store, kong_file_tail(store, "kong-edge", configured))
+    assert (tailed.accepted, tailed.duplicate) == (0, 4)  # the live tail finds them all stored
+
+
+def test_a_backfill_in_another_format_than_its_configured_source_is_refused(
+        store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "sources.yaml").write_text(EDGE_SOURCES.format(log=tmp_path / "x.json"))
+    code = main(["--store", store_url, "--config", str(tmp_path), "ingest", "--format", "kong",
+                 "--source", "crm", str(FIXTURES / "kong-http-log-batch.json")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "source 'crm' in" in err and "is a hubspot source, not kong" in err
+    assert "--format hubspot" in err and "Traceback" not in err

@@ -2,15 +2,19 @@
 
 Every test gets its own stream / queue / subject / consumer names and removes them after.
 A collector "killed" mid-batch is one whose broker connection closes without acknowledging
-what it fetched, exactly what the broker sees when the process dies.
+what it fetched, exactly what the broker sees when the process dies; one test also SIGKILLs a
+running `baton collect` process mid-stream and restarts it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -18,6 +22,7 @@ import orjson
 import pika
 import pytest
 import redis
+import yaml
 from fakes.proxy import Proxy
 from sqlalchemy import select, text
 
@@ -282,6 +287,33 @@ def refuse_inserts(store: Store, refuse: bool) -> None:
         else:
             conn.execute(text("DROP TRIGGER refuse ON events"))
             conn.execute(text("DROP FUNCTION refuse()"))
+
+
+def test_a_baton_collect_process_killed_mid_stream_loses_and_doubles_nothing(
+        store: Store, store_url: str, broker: Broker, tmp_path: Path) -> None:
+    total = 6000
+    broker.publish(bodies(total, broker.tag))
+    source = broker.source(batch=50, poll=0.1)
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(
+        {"version": "baton/v1", "sources": {"bus": source.model_dump(
+            mode="json", exclude_none=True, exclude={"key"})}}))
+    baton = [str(Path(sys.executable).with_name("baton")), "--store", store_url,
+             "--config", str(tmp_path), "collect", "--source", "bus"]
+    first = subprocess.Popen(baton, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while store.count(events) < 500 and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.01)
+    first.kill()  # SIGKILL: no cleanup, whatever it had fetched is unacknowledged
+    first.wait(10)
+    stored_at_kill = store.count(events)
+    assert 0 < stored_at_kill < total, first.stderr.read().decode() if first.stderr else ""
+    restarted = subprocess.run([*baton, "--once"], capture_output=True, text=True, timeout=60)
+    deadline = time.monotonic() + 20  # NATS redelivers after ack_wait, Redis claims when idle
+    while store.count(events) < total and time.monotonic() < deadline:
+        restarted = subprocess.run([*baton, "--once"], capture_output=True, text=True,
+                                   timeout=60)
+    assert restarted.returncode == 0, restarted.stderr
+    assert stored_ids(store) == sorted(f"{broker.tag}-{n}" for n in range(total))
 
 
 def test_two_collectors_on_one_consumer_group_share_the_work_exactly_once(

@@ -1,0 +1,131 @@
+"""OIDC sign-in (`st.login`) end to end: a real OpenID provider on loopback
+(oidc-provider-mock: discovery, authorization form, token endpoint, signed ID tokens), a real
+`baton ui` configured for it through `.streamlit/secrets.toml`, and headless Chromium going
+through the redirects. The role comes from the users file by e-mail; anyone else is a viewer."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_browser import (
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    VIEWPORT,
+    WAIT_MS,
+    free_port,
+    settle,
+    wait_healthy,
+)
+from test_ui_support import copy_config, populate
+
+from app.auth import add_user
+from collectors.store import Store
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="needs the Debian packages chromium and chromium-driver")
+
+EDITOR = "olga@acme.example"
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[str]:
+    from oidc_provider_mock import run_server_in_thread
+
+    with run_server_in_thread(port=free_port()) as server:
+        yield f"http://127.0.0.1:{server.server_port}"
+
+
+@pytest.fixture(scope="module")
+def dashboard(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`baton ui` with an `[auth]` section pointing at the provider; olga is an editor."""
+    folder = tmp_path_factory.mktemp("oidc")
+    config = copy_config(folder)
+    url = f"sqlite:///{folder / 'baton.db'}"
+    store = Store.open(url)
+    populate(store, config, leads=20, days=1)
+    store.close()
+    users = folder / "users.yaml"
+    add_user(users, EDITOR, "editor", None)  # an OIDC-only entry: no password
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    (folder / ".streamlit").mkdir()
+    (folder / ".streamlit" / "secrets.toml").write_text(
+        "[auth]\n"
+        f'redirect_uri = "{base}/oauth2callback"\n'
+        f'cookie_secret = "{secrets.token_hex(16)}"\n'
+        'client_id = "baton"\n'
+        'client_secret = "baton-test-secret"\n'
+        f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n')
+    log = (folder / "ui.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "--store", url, "--config", str(config), "ui",
+         "--port", str(port), "--address", "127.0.0.1"],
+        cwd=folder, env=dict(os.environ, BATON_USERS_FILE=str(users)), stdout=log,
+        stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_healthy(base, process)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def sign_in_at_provider(browser: object, dashboard: str, subject: str) -> object:
+    """A fresh browser session: Baton's sign-in button, the provider's form, and back."""
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(dashboard)
+    page.get_by_text("Sign in with your company account").wait_for()
+    page.get_by_role("button", name="Sign in").click()
+    page.locator('input[name="sub"]').fill(subject)  # the provider's own page
+    page.get_by_role("button", name="Authorize").click()
+    page.get_by_text(f"Signed in as {subject}").wait_for()
+    settle(page)
+    return page
+
+
+def test_an_oidc_user_listed_as_editor_signs_in_through_the_provider_and_may_save(
+        dashboard: str, browser: object) -> None:
+    page = sign_in_at_provider(browser, dashboard, EDITOR)
+    assert "(editor)" in page.get_by_text("Signed in as").first.inner_text()  # type: ignore[attr-defined]
+    page.get_by_role("link", name="SLA editor").first.click()  # type: ignore[attr-defined]
+    page.get_by_role("textbox", name="Definitions (YAML)").wait_for()  # type: ignore[attr-defined]
+    settle(page)
+    assert page.get_by_text("Read-only").count() == 0  # type: ignore[attr-defined]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-11-oidc-editor.png"))  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Sign out").click()  # type: ignore[attr-defined]
+    page.get_by_text("Sign in with your company account").wait_for()  # type: ignore[attr-defined]
+    page.context.close()  # type: ignore[attr-defined]
+
+
+def test_an_oidc_user_not_in_the_users_file_is_a_read_only_viewer(
+        dashboard: str, browser: object) -> None:
+    page = sign_in_at_provider(browser, dashboard, "vera@acme.example")
+    assert "(viewer)" in page.get_by_text("Signed in as").first.inner_text()  # type: ignore[attr-defined]
+    page.get_by_role("link", name="SLA editor").first.click()  # type: ignore[attr-defined]
+    page.get_by_text("Read-only").first.wait_for()  # type: ignore[attr-defined]
+    page.context.close()  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,22 +59,18 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60
     raise AssertionError(f"baton ui did not answer on {url} within {timeout:.0f}s")
 
 
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A running `baton ui` on a free port, on a populated SQLite store, with users."""
-    folder = tmp_path_factory.mktemp("browser")
-    config = copy_config(folder)
-    url = f"sqlite:///{folder / 'baton.db'}"
-    store = Store.open(url)
-    populate(store, config)
-    store.close()
-    port = free_port()
-    env = dict(os.environ, BATON_USERS_FILE=str(make_users(folder / "users.yaml")))
+@contextmanager
+def serving_ui(folder: Path, url: str, config: Path, users: Path, port: int | None = None
+               ) -> Iterator[str]:
+    """`baton ui` on a loopback port (default: a free one), run in `folder` (where it finds
+    `.streamlit/secrets.toml`, if any); yields its base URL, stops it after."""
+    port = port or free_port()
     log = (folder / "ui.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "--store", url, "--config", str(config), "ui",
          "--port", str(port), "--address", "127.0.0.1"],
-        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=folder, env=dict(os.environ, BATON_USERS_FILE=str(users)), stdout=log,
+        stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, process)
@@ -85,6 +82,19 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running `baton ui` on a populated SQLite store, with users."""
+    folder = tmp_path_factory.mktemp("browser")
+    config = copy_config(folder)
+    url = f"sqlite:///{folder / 'baton.db'}"
+    store = Store.open(url)
+    populate(store, config)
+    store.close()
+    with serving_ui(folder, url, config, make_users(folder / "users.yaml")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -5,24 +5,20 @@ through the redirects. The role comes from the users file by e-mail; anyone else
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_browser import (
-    ARGS,
+from test_browser import (  # noqa: F401  (browser: the shared Chromium fixture)
     ARTIFACTS,
     CHROMIUM,
     VIEWPORT,
     WAIT_MS,
+    browser,
     free_port,
+    serving_ui,
     settle,
-    wait_healthy,
 )
 from test_ui_support import copy_config, populate
 
@@ -55,44 +51,20 @@ def dashboard(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     users = folder / "users.yaml"
     add_user(users, EDITOR, "editor", None)  # an OIDC-only entry: no password
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     (folder / ".streamlit").mkdir()
     (folder / ".streamlit" / "secrets.toml").write_text(
         "[auth]\n"
-        f'redirect_uri = "{base}/oauth2callback"\n'
+        f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
         f'cookie_secret = "{secrets.token_hex(16)}"\n'
         'client_id = "baton"\n'
         'client_secret = "baton-test-secret"\n'
         f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n')
-    log = (folder / "ui.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "--store", url, "--config", str(config), "ui",
-         "--port", str(port), "--address", "127.0.0.1"],
-        cwd=folder, env=dict(os.environ, BATON_USERS_FILE=str(users)), stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_healthy(base, process)
+    with serving_ui(folder, url, config, users, port) as base:
         yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
-
-
-def sign_in_at_provider(browser: object, dashboard: str, subject: str) -> object:
+def sign_in_at_provider(browser: object,  # noqa: F811
+                         dashboard: str, subject: str) -> object:
     """A fresh browser session: Baton's sign-in button, the provider's form, and back."""
     context = browser.new_context(viewport=VIEWPORT)  # type: ignore[attr-defined]
     page = context.new_page()
@@ -108,7 +80,7 @@ def sign_in_at_provider(browser: object, dashboard: str, subject: str) -> object
 
 
 def test_an_oidc_user_listed_as_editor_signs_in_through_the_provider_and_may_save(
-        dashboard: str, browser: object) -> None:
+        dashboard: str, browser: object) -> None:  # noqa: F811
     page = sign_in_at_provider(browser, dashboard, EDITOR)
     assert "(editor)" in page.get_by_text("Signed in as").first.inner_text()  # type: ignore[attr-defined]
     page.get_by_role("link", name="SLA editor").first.click()  # type: ignore[attr-defined]
@@ -118,12 +90,19 @@ def test_an_oidc_user_listed_as_editor_signs_in_through_the_provider_and_may_sav
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-11-oidc-editor.png"))  # type: ignore[attr-defined]
     page.get_by_role("button", name="Sign out").click()  # type: ignore[attr-defined]
-    page.get_by_text("Sign in with your company account").wait_for()  # type: ignore[attr-defined]
+    # Streamlit ends the provider's session too (RP-initiated logout) when the provider
+    # advertises an end_session_endpoint: confirm on the provider's page, then back to Baton
+    signed_out = page.get_by_text("Sign in with your company account")  # type: ignore[attr-defined]
+    end_session = page.get_by_role("button", name="End session")  # type: ignore[attr-defined]
+    signed_out.or_(end_session).wait_for()
+    if end_session.is_visible():
+        end_session.click()
+    signed_out.wait_for()
     page.context.close()  # type: ignore[attr-defined]
 
 
 def test_an_oidc_user_not_in_the_users_file_is_a_read_only_viewer(
-        dashboard: str, browser: object) -> None:
+        dashboard: str, browser: object) -> None:  # noqa: F811
     page = sign_in_at_provider(browser, dashboard, "vera@acme.example")
     assert "(viewer)" in page.get_by_text("Signed in as").first.inner_text()  # type: ignore[attr-defined]
     page.get_by_role("link", name="SLA editor").first.click()  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """Collector benchmark: events/s through each collection path against plain ingest.
 
-    .venv/bin/python benchmarks/collect.py [--leads 4000] [--store-dir DIR]
+    .venv/bin/python benchmarks/collect.py [--leads 10000] [--store-dir DIR]
 
 Generates N lead journeys (collectors.sample, seeded) as CloudEvents, then, each into a
 fresh SQLite store, in the same run:
@@ -213,7 +213,8 @@ def wait_for(url: str, session: Any) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--leads", type=int, default=4000, help="lead journeys (default 4000)")
+    parser.add_argument("--leads", type=int, default=10_000,
+                        help="lead journeys (default 10,000: about 61,000 events)")
     parser.add_argument("--store-dir", help="folder for the SQLite stores (default: a temp)")
     args = parser.parse_args()
     folder = Path(args.store_dir or tempfile.mkdtemp(prefix="baton-collect-bench-"))

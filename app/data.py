@@ -378,7 +378,7 @@ def _evaluate_over(store: Store, defs: Definitions, times: range, version: str
     if not defs.slas:
         return rows
     for at in times:
-        result = evaluate(store, defs, at, persist=False, refresh=False)
+        result = evaluate(store, defs, at, persist=False, refresh=False, percentiles=False)
         rows += [{"version": version, "at_us": at, "sla": r.name.split(DRY_RUN_MARK)[0],
                   "sli": r.sli, "status": r.status, "total": r.total, "bad": r.bad,
                   "objective": r.objective} for r in result.results]

@@ -35,12 +35,15 @@ class Evaluation:
 
 
 def evaluate(store: Store, definitions: Definitions, at_us: int, *, persist: bool = True,
-             refresh: bool = True) -> Evaluation:
-    """Evaluate every SLA at `at_us`; store the results and update breaches if `persist`."""
+             refresh: bool = True, percentiles: bool = True) -> Evaluation:
+    """Evaluate every SLA at `at_us`; store the results and update breaches if `persist`.
+    `percentiles=False` (only without `persist`) skips latency percentiles (None)."""
+    assert percentiles or not persist, "stored results always carry their percentiles"
     if refresh:
         stages.refresh(store, definitions)
     with store.engine.connect() as conn:
-        results = [judge(sla, measure(conn, sla, at_us)) for sla in definitions.slas]
+        results = [judge(sla, measure(conn, sla, at_us, percentiles))
+                   for sla in definitions.slas]
     evaluation = Evaluation(at_us, results, rollup(list(definitions.teams), results))
     if persist:
         save(store, definitions, evaluation)

@@ -102,6 +102,17 @@ def test_latency_percentiles_interpolate_between_closest_ranks(store):
     assert got.percentiles == pytest.approx((150.0, 231.0, 238.2))
 
 
+def test_without_percentiles_the_counts_are_the_same_and_the_percentiles_are_left_out(store):
+    events = [e for i, wait in enumerate([1, 2, 3, 4, 12])
+              for e in journey(f"k{i}", 30, assigned=30 + wait)] + journey("late", 40)
+    full = counts(store, events, "fast", 60)
+    with store.engine.connect() as conn:
+        lean = measure(conn, DEFS.sla("fast"), T0 + 60 * MIN, percentiles=False)
+    assert (lean.good, lean.bad, lean.spans) == (full.good, full.bad, full.spans) == (
+        4, 2, {"1h": (4, 2), "6h": (4, 2)})
+    assert lean.percentiles == (None, None, None) != full.percentiles
+
+
 def test_burn_rate_spans_restrict_the_population_to_the_span(store):
     events = journey("old", 10) + journey("new", 45) + journey("ok", 30, assigned=31)
     got = counts(store, events, "fast", 60)

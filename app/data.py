@@ -22,7 +22,6 @@ from sqlalchemy import and_, case, delete, func, select
 from collectors.store import DEFAULT_URL, Store, now_us
 from collectors.tables import (
     breaches,
-    cursors,
     events,
     ingest_runs,
     journey_stages,
@@ -333,7 +332,8 @@ def _dry_run(url: str, config: str, texts: tuple[tuple[str, str], ...], names: t
     scratch = tuple(n for n in changed if _new_population(current, edited, n))
     rows += _evaluate_over(store, _subset(edited, tuple(set(changed) - set(scratch))), times,
                            "edited")
-    with _scratch(store, _subset(edited, scratch)) as renamed:
+    oldest = times[0] - US * max((s.window for s in edited.slas if s.name in scratch), default=0)
+    with _scratch(store, _subset(edited, scratch), oldest) as renamed:
         rows += _evaluate_over(store, renamed, times, "edited")
     rows += [{**row, "version": "edited"} for row in rows
              if row["version"] == "current" and row["sla"] not in changed]
@@ -386,27 +386,24 @@ def _evaluate_over(store: Store, defs: Definitions, times: range, version: str
 
 
 @contextmanager
-def _scratch(store: Store, defs: Definitions) -> Iterator[Definitions]:
+def _scratch(store: Store, defs: Definitions, since_us: int) -> Iterator[Definitions]:
     """The edited SLAs under scratch names, with their own population rows (the engine's
-    derived data for a journey SLA, built from the stage table) that are dropped afterwards;
-    the live rows of the SLAs as currently defined are never touched."""
+    derived data for a journey SLA, built from the stage table) for the journeys a dry run
+    back to `since_us` reads, dropped afterwards; the live rows of the SLAs as currently
+    defined are never touched."""
     if not defs.slas:
         yield defs
         return
     token = uuid.uuid4().hex[:8]
     renamed = dataclasses.replace(defs, slas=tuple(
         s.model_copy(update={"name": f"{s.name}{DRY_RUN_MARK}{token}"}) for s in defs.slas))
-    names = [s.name for s in renamed.slas]
     try:
-        with store.engine.connect() as conn:
-            newest = conn.execute(select(func.max(events.c.seq))).scalar() or 0
-        population.refresh(store, renamed, newest)
+        population.insert_window(store, renamed, since_us)
         yield renamed
     finally:
         with store.engine.begin() as conn:
-            conn.execute(delete(sla_population).where(sla_population.c.sla.in_(names)))
-            conn.execute(delete(cursors).where(cursors.c.name.in_(
-                [f"population:{name}" for name in names])))
+            conn.execute(delete(sla_population).where(
+                sla_population.c.sla.in_([s.name for s in renamed.slas])))
 
 
 def dry_run(texts: dict[str, str], names: Sequence[str], until_us: int, days: int,

@@ -62,6 +62,15 @@ def refresh(store: Store, definitions: Definitions, newest: int) -> None:
             store.set_cursor(cursor, f"{fingerprint}:{newest}", conn=conn)
 
 
+def insert_window(store: Store, definitions: Definitions, since_us: int) -> None:
+    """Rows of every journey SLA of `definitions` for the journeys that reached `from` after
+    `since_us` only, and no cursor: scratch rows for a dry run, which measures no T earlier
+    than `since_us` + the SLA's window and so reads no older row."""
+    with store.engine.begin() as conn:
+        for sla in journey_slas(definitions):
+            _insert(store, conn, sla, definitions, None, since_us)
+
+
 def _fingerprint(sla: JourneySla, definitions: Definitions) -> str:
     journey = definitions.journeys[sla.journey]
     text = orjson.dumps([sla.journey, sla.from_, sla.to, sla.where, journey.key,
@@ -78,7 +87,7 @@ def _touched(sla: JourneySla, definitions: Definitions, start: int, end: int):
 
 
 def _insert(store: Store, conn: Connection, sla: JourneySla, definitions: Definitions,
-            keys: Any | None) -> None:
+            keys: Any | None, since_us: int | None = None) -> None:
     f, t = journey_stages.alias("f"), journey_stages.alias("t")
     matched, settled = _final_match(store, sla, f.c.jkey)
     rows = (select(literal(sla.name), f.c.first_us, f.c.jkey, t.c.first_us,
@@ -88,6 +97,8 @@ def _insert(store: Store, conn: Connection, sla: JourneySla, definitions: Defini
             .where(f.c.journey == sla.journey, f.c.stage == sla.from_))
     if keys is not None:
         rows = rows.where(f.c.jkey.in_(keys))
+    if since_us is not None:
+        rows = rows.where(f.c.first_us > since_us)
     insert = (sqlite_insert if store.dialect == "sqlite" else pg_insert)(sla_population)
     conn.execute(insert.from_select(COLUMNS, rows))
 

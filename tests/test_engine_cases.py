@@ -149,3 +149,31 @@ def test_where_with_a_list_matches_any_of_its_values(store):
               (("a", "emea"), ("b", "na"), ("c", "apac"))]
     got = counts(store, events, "fast-region", 60)
     assert (got.good, got.bad) == (0, 2)
+
+
+def test_scratch_rows_from_a_window_measure_like_the_live_rows_at_every_later_time(store):
+    import dataclasses
+    import random
+
+    from slas import population
+
+    rng = random.Random(5)
+    events = []
+    for i in range(60):
+        start = rng.uniform(0, 200)
+        events += journey(f"j{i}", start, routed=start + rng.uniform(0, 12) if i % 4 else None,
+                          assigned=start + rng.uniform(1, 20) if i % 3 else None,
+                          hot=i % 2 == 0, region=rng.choice(["emea", "na", "apac"]))
+    load(store, events)
+    stages.refresh(store, DEFS)
+    first = 150
+    journeys_slas = [s for s in DEFS.slas if s.kind != "freshness"]
+    renamed = dataclasses.replace(DEFS, slas=tuple(
+        s.model_copy(update={"name": f"{s.name}~scratch"}) for s in journeys_slas))
+    since = T0 + first * MIN - max(s.window for s in journeys_slas) * 1_000_000
+    population.insert_window(store, renamed, since)
+    with store.engine.connect() as conn:
+        for sla, scratch in zip(journeys_slas, renamed.slas, strict=True):
+            for minute in range(first, 241, 10):
+                at = T0 + minute * MIN
+                assert measure(conn, scratch, at) == measure(conn, sla, at), (sla.name, minute)

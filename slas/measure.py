@@ -45,8 +45,10 @@ def measure(conn: Connection, sla: Sla, at_us: int, percentiles: bool = True) ->
     return freshness(conn, sla, at_us)
 
 
-def _sum(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """How many rows meet `condition` (NULL counts as not met): `count(*) FILTER (WHERE ...)`,
+    which both databases evaluate about twice as fast as `sum(CASE WHEN ... THEN 1 ...)`."""
+    return func.count().filter(condition)
 
 
 @dataclass(frozen=True)
@@ -110,10 +112,10 @@ def where_matches(dialect: str, journey: str, jkey: ColumnElement[str], name: st
 
 
 def _counts(p: Population, at_us: int) -> list[ColumnElement[int]]:
-    columns = [_sum(p.good), _sum(p.bad)]
+    columns = [_count(p.good), _count(p.bad)]
     for span in SPANS.values():
         recent = p.pop.c.f > at_us - span
-        columns += [_sum(and_(recent, p.good)), _sum(and_(recent, p.bad))]
+        columns += [_count(and_(recent, p.good)), _count(and_(recent, p.bad))]
     return columns
 
 
@@ -129,7 +131,7 @@ def completeness(conn: Connection, sla: CompletenessSla, at_us: int) -> Counts:
 
 def latency(conn: Connection, sla: LatencySla, at_us: int, percentiles: bool = True) -> Counts:
     p = population(conn, sla, at_us)
-    row = conn.execute(select(*_counts(p, at_us), _sum(p.reached)).select_from(p.pop)).one()
+    row = conn.execute(select(*_counts(p, at_us), _count(p.reached)).select_from(p.pop)).one()
     if not percentiles:
         return Counts(int(row[0]), int(row[1]), _spans(row))
     return Counts(int(row[0]), int(row[1]), _spans(row),

@@ -47,7 +47,7 @@ def measure(conn: Connection, sla: Sla, at_us: int, percentiles: bool = True) ->
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     """How many rows meet `condition` (NULL counts as not met): `count(*) FILTER (WHERE ...)`,
-    which both databases evaluate about twice as fast as `sum(CASE WHEN ... THEN 1 ...)`."""
+    which SQLite ran in about half the time of `sum(CASE WHEN ... THEN 1 ...)` at 1M leads."""
     return func.count().filter(condition)
 
 

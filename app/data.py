@@ -332,8 +332,7 @@ def _dry_run(url: str, config: str, texts: tuple[tuple[str, str], ...], names: t
     scratch = tuple(n for n in changed if _new_population(current, edited, n))
     rows += _evaluate_over(store, _subset(edited, tuple(set(changed) - set(scratch))), times,
                            "edited")
-    oldest = times[0] - US * max((s.window for s in edited.slas if s.name in scratch), default=0)
-    with _scratch(store, _subset(edited, scratch), oldest) as renamed:
+    with _scratch(store, _subset(edited, scratch), times[0]) as renamed:
         rows += _evaluate_over(store, renamed, times, "edited")
     rows += [{**row, "version": "edited"} for row in rows
              if row["version"] == "current" and row["sla"] not in changed]
@@ -386,14 +385,15 @@ def _evaluate_over(store: Store, defs: Definitions, times: range, version: str
 
 
 @contextmanager
-def _scratch(store: Store, defs: Definitions, since_us: int) -> Iterator[Definitions]:
+def _scratch(store: Store, defs: Definitions, first_at_us: int) -> Iterator[Definitions]:
     """The edited SLAs under scratch names, with their own population rows (the engine's
-    derived data for a journey SLA, built from the stage table) for the journeys a dry run
-    back to `since_us` reads, dropped afterwards; the live rows of the SLAs as currently
-    defined are never touched."""
+    derived data for a journey SLA, built from the stage table) for the journeys that
+    evaluations from `first_at_us` on read (one window back), dropped afterwards; the live
+    rows of the SLAs as currently defined are never touched."""
     if not defs.slas:
         yield defs
         return
+    since_us = first_at_us - US * max(s.window for s in defs.slas)
     token = uuid.uuid4().hex[:8]
     renamed = dataclasses.replace(defs, slas=tuple(
         s.model_copy(update={"name": f"{s.name}{DRY_RUN_MARK}{token}"}) for s in defs.slas))

@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import DBAPIError
 
 from app.sla_commands import duration_option
+from collectors.errors import CollectorError
 from collectors.schema import format_time
 from collectors.store import Store, now_us
 from slas.definitions import Definitions, load_folder
@@ -50,8 +52,10 @@ class Evaluator:
                   f"last valid definitions. First: {exc.errors[0]}", file=sys.stderr, flush=True)
         try:
             evaluation = evaluate(self.store, self.definitions, now_us())
-        except (SlaError, OSError) as exc:
-            print(f"baton: evaluation failed: {exc}", file=sys.stderr, flush=True)
+        except (SlaError, CollectorError, DBAPIError, OSError) as exc:  # e.g. the store is down
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            print(f"baton: evaluation failed: {message}; retrying at the next tick",
+                  file=sys.stderr, flush=True)
             return
         statuses = [r.status for r in evaluation.results]
         summary = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))

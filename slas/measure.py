@@ -117,8 +117,8 @@ def where_matches(dialect: str, journey: str, jkey: ColumnElement[str], name: st
 
 
 def _spans(conn: Connection, sla: JourneySla, at_us: int) -> dict[str, tuple[int, int]]:
-    """Good and bad within each burn-rate span: each span is its own short index range
-    (counting them in the window's scan cost a third of it)."""
+    """Good and bad within each burn-rate span, each over its own short index range rather
+    than as extra conditions on every row of the window's scan."""
     out: dict[str, tuple[int, int]] = {}
     for name, span in SPANS.items():
         p = population(conn, sla, at_us, span)

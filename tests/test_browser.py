@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_ui_support import PASSWORD, ROOT, copy_config, make_users, populate
@@ -114,6 +115,14 @@ def settle(page: object) -> None:
     page.wait_for_timeout(800)  # type: ignore[attr-defined]  # let charts paint
 
 
+def open_page(browser: object, url: str) -> Any:
+    """A new page of `browser` at `url`, with the tests' timeout."""
+    page = browser.new_page(viewport=VIEWPORT)  # type: ignore[attr-defined]
+    page.set_default_timeout(WAIT_MS)
+    page.goto(url)
+    return page
+
+
 def sign_in(page: object, name: str) -> None:
     page.get_by_role("textbox", name="User name").fill(name)  # type: ignore[attr-defined]
     page.get_by_role("textbox", name="Password").fill(PASSWORD)  # type: ignore[attr-defined]
@@ -123,9 +132,7 @@ def sign_in(page: object, name: str) -> None:
 
 def test_every_page_opens_in_a_real_browser_after_signing_in(dashboard, browser):
     ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport=VIEWPORT)  # type: ignore[attr-defined]
-    page.set_default_timeout(WAIT_MS)
-    page.goto(f"{dashboard}/editor")  # a page's own URL, first thing on a fresh server
+    page = open_page(browser, f"{dashboard}/editor")  # a page's own URL, first thing
     page.get_by_text("Sign in to see the SLA dashboard.").wait_for()
     page.screenshot(path=str(ARTIFACTS / "dashboard-0-sign-in.png"))
     sign_in(page, "erin")
@@ -140,9 +147,7 @@ def test_every_page_opens_in_a_real_browser_after_signing_in(dashboard, browser)
 
 
 def test_a_stuck_leads_timeline_opens_in_the_browser(dashboard, browser):
-    page = browser.new_page(viewport=VIEWPORT)  # type: ignore[attr-defined]
-    page.set_default_timeout(WAIT_MS)
-    page.goto(dashboard)
+    page = open_page(browser, dashboard)
     sign_in(page, "victor")
     page.get_by_role("link", name="Journeys & stalls").first.click()
     page.get_by_text("Stuck leads").wait_for()
@@ -159,9 +164,7 @@ def test_a_stuck_leads_timeline_opens_in_the_browser(dashboard, browser):
 
 
 def test_an_editor_validates_dry_runs_and_saves_an_sla_in_the_browser(dashboard, browser):
-    page = browser.new_page(viewport=VIEWPORT)  # type: ignore[attr-defined]
-    page.set_default_timeout(WAIT_MS)
-    page.goto(dashboard)
+    page = open_page(browser, dashboard)
     sign_in(page, "erin")
     page.get_by_role("link", name="SLA editor").first.click()
     box = page.get_by_role("textbox", name="Definitions (YAML)")

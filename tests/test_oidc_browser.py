@@ -13,10 +13,9 @@ import pytest
 from test_browser import (  # noqa: F401  (browser: the shared Chromium fixture)
     ARTIFACTS,
     CHROMIUM,
-    VIEWPORT,
-    WAIT_MS,
     browser,
     free_port,
+    open_page,
     serving_ui,
     settle,
 )
@@ -65,11 +64,9 @@ def dashboard(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 def sign_in_at_provider(browser: object,  # noqa: F811
                          dashboard: str, subject: str) -> object:
-    """A fresh browser session: Baton's sign-in button, the provider's form, and back."""
-    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[attr-defined]
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.goto(dashboard)
+    """A fresh browser session (a new page has its own context: no cookies): Baton's sign-in
+    button, the provider's form, and back."""
+    page = open_page(browser, dashboard)
     page.get_by_text("Sign in with your company account").wait_for()
     page.get_by_role("button", name="Sign in").click()
     page.locator('input[name="sub"]').fill(subject)  # the provider's own page

@@ -73,3 +73,26 @@ def test_serve_reports_a_broken_source_in_one_sentence_and_shuts_down_without_tr
     assert process.returncode == 0
     assert "JetStream stream 'NO_SUCH_STREAM_4F2' does not exist" in err
     assert "Traceback" not in err and "Task was destroyed" not in err
+
+
+def test_an_evaluation_the_store_fails_is_one_line_and_the_next_tick_runs_again(
+        sqlite_url, tmp_path: Path, capsys) -> None:
+    from sqlalchemy import text
+
+    from app.serve import Evaluator
+
+    (tmp_path / "slas").mkdir()
+    (tmp_path / "slas" / "test.yaml").write_text(CONFIG)
+    store = Store.open(sqlite_url)
+    load(store, [ev("a", "lead.submitted", 1, 0)])
+    evaluator = Evaluator(store, str(tmp_path))
+    with store.engine.begin() as conn:  # a real store failure: the results table is gone
+        conn.execute(text("ALTER TABLE sla_results RENAME TO sla_results_away"))
+    evaluator.tick()
+    err = capsys.readouterr().err
+    assert "evaluation failed:" in err and "retrying at the next tick" in err
+    assert len(err.strip().splitlines()) == 1
+    with store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE sla_results_away RENAME TO sla_results"))
+    evaluator.tick()
+    assert evaluations(sqlite_url) == 1  # the second tick stored its evaluation

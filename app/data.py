@@ -34,6 +34,7 @@ from collectors.tables import (
 from slas import population
 from slas.definitions import Definitions, load_folder, load_texts
 from slas.engine import evaluate
+from slas.measure import STATUS_SPANS, reach_us
 from slas.spec import JourneySla
 from slas.stalls import StallReport, find_stalls
 from slas.timeline import Timeline, lead_timeline
@@ -377,7 +378,8 @@ def _evaluate_over(store: Store, defs: Definitions, times: range, version: str
     if not defs.slas:
         return rows
     for at in times:
-        result = evaluate(store, defs, at, persist=False, refresh=False, percentiles=False)
+        result = evaluate(store, defs, at, persist=False, refresh=False, percentiles=False,
+                          spans=STATUS_SPANS)
         rows += [{"version": version, "at_us": at, "sla": r.name.split(DRY_RUN_MARK)[0],
                   "sli": r.sli, "status": r.status, "total": r.total, "bad": r.bad,
                   "objective": r.objective} for r in result.results]
@@ -393,7 +395,7 @@ def _scratch(store: Store, defs: Definitions, first_at_us: int) -> Iterator[Defi
     if not defs.slas:
         yield defs
         return
-    since_us = first_at_us - US * max(s.window for s in defs.slas)
+    since_us = first_at_us - max(reach_us(s, STATUS_SPANS) for s in defs.slas)
     token = uuid.uuid4().hex[:8]
     renamed = dataclasses.replace(defs, slas=tuple(
         s.model_copy(update={"name": f"{s.name}{DRY_RUN_MARK}{token}"}) for s in defs.slas))

@@ -8,8 +8,10 @@ them out. The same facts are the `description` annotation of the Alertmanager ta
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from slas.notices import AlertView, Message
 from slas.words import budget_words, burn_words, duration_words, moment_words, percent
@@ -29,6 +31,12 @@ def subject(alert: AlertView) -> str:
     if labels.get("journey") and labels.get("stage"):
         return f"{labels['journey']} at {labels['stage']}"
     return labels.get("source") or alert.key
+
+
+def link(alert: AlertView) -> str | None:
+    """The alert's dashboard link when it is an absolute http(s) URL (peers reject others)."""
+    parts = urlsplit(alert.url or "")
+    return alert.url if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 def facts(alert: AlertView, now_us: int) -> list[tuple[str, str]]:
@@ -79,7 +87,8 @@ def slack_body(message: Message, now_us: int) -> dict[str, Any]:
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": _escape(f"Baton · {_count(alerts)} for "
                                            f"{_team_name(message)} · {moment_words(now_us)}")}]})
-    return {"text": clip(_fallback(message), SLACK_TEXT_CHARS), "blocks": blocks}
+    # `text` is mrkdwn too: escaped, or a summary saying <!channel> would ping the channel.
+    return {"text": _escape(clip(_fallback(message), SLACK_TEXT_CHARS // 2)), "blocks": blocks}
 
 
 def clip(text: str, limit: int) -> str:
@@ -106,8 +115,8 @@ def _alert_mrkdwn(alert: AlertView, now_us: int) -> str:
     lines = [f"*{_state(alert)}* · {_escape(alert.severity)} · *{_escape(alert.alertname)}* · "
              f"{_escape(subject(alert))}", _escape(alert.summary)]
     lines += [f"*{name}:* {_escape(value)}" for name, value in facts(alert, now_us)]
-    if alert.url:
-        lines.append(f"<{_link(alert.url)}|Open in Baton>")
+    if url := link(alert):
+        lines.append(f"<{_link(url)}|Open in Baton>")
     return "\n".join(lines)
 
 
@@ -160,9 +169,10 @@ def _number(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _rates(value: Any) -> dict[str, float]:

@@ -22,9 +22,10 @@ scheme and host are named, never its path (a Slack webhook's path is its token) 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -33,7 +34,7 @@ import orjson
 import requests
 
 from collectors.schema import format_time
-from slas.alert_text import clip, description, slack_body, subject
+from slas.alert_text import clip, description, link, slack_body, subject
 from slas.delivery import retry_after
 from slas.errors import SlaError
 from slas.notices import AlertView, Message, Outcome
@@ -67,7 +68,7 @@ class TargetConfig(Protocol):
     @property
     def routing_key_env(self) -> str | None: ...
     @property
-    def timeout(self) -> float | None: ...
+    def timeout(self) -> float | timedelta | None: ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class Target:
     url: str | None = None
     url_env: str | None = None
     routing_key_env: str | None = None
-    timeout: float | None = None
+    timeout: float | timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,9 @@ class Request:
 def render(target: TargetConfig, message: Message, environ: Mapping[str, str],
            now_us: int) -> Request:
     """The HTTP request that delivers `message` to `target`; TargetError if it cannot be made."""
+    if not message.alerts:
+        raise TargetError(f"target {target.name!r}: the message carries no alert (a bug in "
+                          "Baton: report it)")
     if target.kind == "pagerduty":
         url = _url(target, environ, PAGERDUTY_URL)
         return Request("POST", url, HEADERS, pagerduty_body(target, message, environ))
@@ -117,7 +121,7 @@ def send(session: requests.Session, target: TargetConfig, message: Message,
         request = render(target, message, environ, now_us)
     except TargetError as exc:
         return Outcome.failed(str(exc))
-    seconds = float(timeout or target.timeout or DEFAULT_TIMEOUT_S)
+    seconds = _seconds(timeout or target.timeout or DEFAULT_TIMEOUT_S)
     where = f"target {target.name!r} ({target.kind}): {_origin(request.url)}"
     try:
         response = session.request(request.method, request.url, headers=dict(request.headers),
@@ -125,6 +129,10 @@ def send(session: requests.Session, target: TargetConfig, message: Message,
                                    allow_redirects=False)
     except requests.Timeout:
         return Outcome.retry(f"{where} did not answer within {seconds:g}s; will retry")
+    except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader) as exc:
+        return Outcome.failed(f"{where}: the request cannot be made ({type(exc).__name__}); "
+                              "check the target's URL")
     except requests.RequestException as exc:
         return Outcome.retry(f"{where} cannot be reached ({type(exc).__name__}); will retry")
     return classify(target, response, now_us)
@@ -157,7 +165,8 @@ def pagerduty_body(target: TargetConfig, message: Message,
                    environ: Mapping[str, str]) -> dict[str, Any]:
     """One trigger or resolve event; the routing key comes from `routing_key_env`."""
     if len(message.alerts) != 1:
-        raise ValueError("a PagerDuty message carries exactly one alert")
+        raise TargetError(f"target {target.name!r}: a PagerDuty message carries exactly one "
+                          f"alert, not {len(message.alerts)} (a bug in Baton: report it)")
     alert = message.alerts[0]
     body: dict[str, Any] = {"routing_key": _routing_key(target, environ),
                             "event_action": "trigger" if alert.firing else "resolve",
@@ -172,9 +181,9 @@ def pagerduty_body(target: TargetConfig, message: Message,
         or alert.labels.get("source") or subject(alert),
         "group": alert.team, "class": alert.alertname, "custom_details": plain(alert.details)}
     body["client"] = "Baton"
-    if alert.url:
-        body["client_url"] = alert.url
-        body["links"] = [{"href": alert.url, "text": "Open in Baton"}]
+    if url := link(alert):
+        body["client_url"] = url
+        body["links"] = [{"href": url, "text": "Open in Baton"}]
     if len(orjson.dumps(body)) >= PAGERDUTY_BODY_LIMIT:
         body["payload"]["custom_details"] = {
             "note": "details left out: the event would pass PagerDuty's 512 KB limit"}
@@ -200,8 +209,8 @@ def alertmanager_body(message: Message, now_us: int) -> list[dict[str, Any]]:
                                 "startsAt": format_time(alert.since_us)}
         if not alert.firing:
             item["endsAt"] = format_time(_ended(alert, now_us))
-        if alert.url:
-            item["generatorURL"] = alert.url
+        if url := link(alert):
+            item["generatorURL"] = url
         out.append(item)
     return out
 
@@ -209,8 +218,9 @@ def alertmanager_body(message: Message, now_us: int) -> list[dict[str, Any]]:
 def webhook_body(target: TargetConfig, message: Message, now_us: int) -> dict[str, Any]:
     """The Alertmanager webhook v4 body for one team's group of alerts."""
     alerts = [_webhook_alert(alert, now_us) for alert in message.alerts]
+    team = json.dumps(message.group, ensure_ascii=False)  # quoted as Alertmanager quotes
     return {
-        "version": "4", "groupKey": f'{{}}:{{team="{message.group}"}}', "truncatedAlerts": 0,
+        "version": "4", "groupKey": "{}:{team=" + team + "}", "truncatedAlerts": 0,
         "status": "firing" if any(a.firing for a in message.alerts) else "resolved",
         "receiver": target.name, "groupLabels": {"team": message.group},
         "commonLabels": _common([a["labels"] for a in alerts]),
@@ -230,8 +240,8 @@ def alert_labels(alert: AlertView) -> dict[str, str]:
 
 def alert_annotations(alert: AlertView, now_us: int) -> dict[str, str]:
     out = {"summary": alert.summary, "description": description(alert, now_us)}
-    if alert.url:
-        out["dashboard"] = alert.url
+    if url := link(alert):
+        out["dashboard"] = url
     return out
 
 
@@ -265,7 +275,7 @@ def _webhook_alert(alert: AlertView, now_us: int) -> dict[str, Any]:
             "annotations": alert_annotations(alert, now_us),
             "startsAt": format_time(alert.since_us),
             "endsAt": FIRING_ENDS_AT if alert.firing else format_time(_ended(alert, now_us)),
-            "generatorURL": alert.url or "", "fingerprint": fingerprint(label_set)}
+            "generatorURL": link(alert) or "", "fingerprint": fingerprint(label_set)}
 
 
 def _common(maps: list[dict[str, str]]) -> dict[str, str]:
@@ -278,8 +288,8 @@ def _common(maps: list[dict[str, str]]) -> dict[str, str]:
 def _external_url(message: Message) -> str:
     """Where the alerts come from: the dashboard the alerts link to (scheme and host)."""
     for alert in message.alerts:
-        if alert.url and (parts := urlsplit(alert.url)).netloc:
-            return f"{parts.scheme}://{parts.netloc}"
+        if url := link(alert):
+            return _origin(url)
     return ""
 
 
@@ -301,10 +311,19 @@ def _url(target: TargetConfig, environ: Mapping[str, str], default: str | None =
         raise TargetError(f"target {target.name!r} has no URL; give it url_env (or url for "
                           "alertmanager and webhook targets)")
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and (
+            parts.port is None or parts.port > 0)
+    except ValueError:  # a port that is not a number
+        usable = False
+    if not usable:
         raise TargetError(f"target {target.name!r}: {source} is not an http(s) URL; set it "
                           "to the full address, such as https://host/path")
     return url.strip()
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def _routing_key(target: TargetConfig, environ: Mapping[str, str]) -> str:

@@ -4,9 +4,10 @@ failed classification against a recording sink, and a real Alertmanager (Debian'
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -143,6 +144,13 @@ def test_details_too_big_for_pagerduty_are_left_out_to_stay_under_512_kb() -> No
     assert "512 KB" in body["payload"]["custom_details"]["note"]
 
 
+def test_a_pagerduty_message_must_carry_exactly_one_alert(sink: Sink,
+                                                          targets: dict[str, Any]) -> None:
+    outcome = deliver(targets, "pagerduty", message(alert("a"), alert("b")))
+    assert outcome.result == "failed" and "exactly one alert, not 2" in str(outcome.error)
+    assert sink.received() == []
+
+
 def test_a_missing_routing_key_variable_fails_with_a_sentence_naming_it(
         sink: Sink, targets: dict[str, Any]) -> None:
     target, _, _ = targets["pagerduty"]
@@ -219,9 +227,28 @@ def test_slack_limits_hold_however_long_the_texts_are() -> None:
 
 def test_slack_control_characters_in_alert_texts_are_escaped() -> None:
     tricky = alert(summary="<!channel> a & b > c")
-    (section,) = slack_sections(render(Target("s", "slack", url_env="U"), message(tricky),
-                                       {"U": "http://x/h"}, NOW).json_body)
+    body = render(Target("s", "slack", url_env="U"), message(tricky), {"U": "http://x/h"},
+                  NOW).json_body
+    (section,) = slack_sections(body)
     assert "&lt;!channel&gt; a &amp; b &gt; c" in section and "<!channel>" not in section
+    assert body["text"] == "&lt;!channel&gt; a &amp; b &gt; c"
+
+
+def test_facts_that_are_missing_or_not_numbers_are_left_out_of_the_message() -> None:
+    sparse = alert(details={"sli": float("nan"), "objective": None, "budget_remaining": "n/a",
+                            "burn_rate": {"1h": None}})
+    (section,) = slack_sections(render(Target("s", "slack", url_env="U"), message(sparse),
+                                       {"U": "http://x/h"}, NOW).json_body)
+    assert "SLI" not in section and "budget" not in section and "Burn" not in section
+    assert "nan" not in section
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_link_that_is_not_an_absolute_http_url_is_left_out(targets: dict[str, Any],
+                                                             kind: str) -> None:
+    target, env, _ = targets[kind]
+    body = render(target, message(alert(url="/breaches?sla=x")), env, NOW).json_body
+    assert "/breaches" not in orjson.dumps(body).decode()
 
 
 @pytest.mark.parametrize("status, said, result, hint", [
@@ -305,6 +332,13 @@ def test_the_webhook_fingerprint_depends_on_the_labels_only(targets: dict[str, A
     assert one["fingerprint"] == two["fingerprint"]
 
 
+def test_the_webhook_group_key_quotes_the_team_as_alertmanager_does(
+        targets: dict[str, Any]) -> None:
+    target, env, _ = targets["webhook"]
+    msg = replace(message(), group='ops "core"')
+    assert render(target, msg, env, NOW).json_body["groupKey"] == '{}:{team="ops \\"core\\""}'
+
+
 def test_a_webhook_group_whose_alerts_all_resolved_is_resolved(targets: dict[str, Any]) -> None:
     target, env, _ = targets["webhook"]
     body = render(target, message(alert("a", state="resolved")), env, NOW).json_body
@@ -359,6 +393,21 @@ def test_a_peer_that_hangs_past_the_timeout_is_retried(sink: Sink, targets: dict
     assert outcome.result == "retry" and "did not answer within 0.3s" in str(outcome.error)
 
 
+def test_a_message_without_alerts_fails_instead_of_raising(targets: dict[str, Any]) -> None:
+    target, env, _ = targets["webhook"]
+    empty = Message(target="ops-hook", group="sales-ops", alerts=())
+    outcome = send(requests.Session(), target, empty, env, NOW)
+    assert outcome.result == "failed" and "carries no alert" in str(outcome.error)
+
+
+def test_the_target_timeout_may_be_a_timedelta(sink: Sink, targets: dict[str, Any]) -> None:
+    sink.hang(seconds=5)
+    _, env, _ = targets["webhook"]
+    target = Target("ops-hook", "webhook", url_env="HOOK_URL", timeout=timedelta(seconds=0.2))
+    outcome = send(requests.Session(), target, message(), env, NOW)
+    assert outcome.result == "retry" and "within 0.2s" in str(outcome.error)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("status", [400, 401, 404, 422])
 def test_client_errors_fail_without_retry(sink: Sink, targets: dict[str, Any], kind: str,
@@ -397,7 +446,8 @@ def test_a_missing_url_variable_fails_with_a_sentence_naming_it(
     assert sink.received() == []
 
 
-@pytest.mark.parametrize("url", ["hooks.slack.com/services/x", "ftp://host/x", "http://"])
+@pytest.mark.parametrize("url", ["hooks.slack.com/services/x", "ftp://host/x", "http://",
+                                 "http://host:port/x", "http://:80/x"])
 def test_a_url_that_is_not_http_fails_with_a_sentence(url: str) -> None:
     outcome = send(requests.Session(), Target("s", "slack", url_env="U"), message(),
                    {"U": url}, NOW)
@@ -417,6 +467,28 @@ def test_errors_never_show_the_webhook_path_or_the_routing_key(
     errors += [str(deliver(targets, kind).error) for kind in ["slack", "pagerduty"]]
     assert all("s3cr3t" not in e and KEY not in e for e in errors), errors
     assert all(sink.url in e for e in errors)
+
+
+# --- the sink itself (tests/fakes/sink.py) ---
+
+def test_the_sink_uses_scripted_answers_in_order_then_the_standing_one(sink: Sink) -> None:
+    sink.answer("/a", 202, {"ok": True})
+    sink.fail("/a", status=503, times=2)
+    sink.fail(None, status=429, retry_after=3)
+    got = [requests.post(sink.url_for(p), data=b"{}", timeout=5)
+           for p in ["/a", "/b", "/a", "/a", "/b"]]
+    assert [r.status_code for r in got] == [503, 429, 503, 202, 200]
+    assert got[1].headers["Retry-After"] == "3" and got[3].json() == {"ok": True}
+    assert [r.path for r in sink.received("/a")] == ["/a"] * 3
+
+
+def test_the_sink_wait_for_blocks_until_requests_arrive_and_says_what_came(sink: Sink) -> None:
+    threading.Timer(0.2, lambda: requests.post(sink.url_for("/late"), json={"n": 1},
+                                               timeout=5)).start()
+    (late,) = sink.wait_for("/late", count=1, timeout=5)
+    assert late.json == {"n": 1} and late.headers["Content-Type"] == "application/json"
+    with pytest.raises(AssertionError, match=r"1 of 2 requests to /late"):
+        sink.wait_for("/late", count=2, timeout=0.2)
 
 
 # --- the wording comes from slas.words ---
@@ -449,6 +521,9 @@ def test_a_real_alertmanager_shows_batons_alert_firing_then_resolved(
     assert mine["labels"] == {"alertname": "SLABreached", "team": "sales-ops",
                               "severity": "critical", "sla": "lead-routing-5m"}
     assert mine["annotations"]["summary"] == firing.summary
+    # No endsAt while firing: Alertmanager resolves it after resolve_timeout (5m) unless re-sent.
+    ends_in = datetime.fromisoformat(mine["endsAt"]).timestamp() - now / 1e6
+    assert 240 < ends_in <= 305
     assert datetime.fromisoformat(mine["startsAt"]).timestamp() == firing.since_us / 1e6
     resolved = replace(firing, state="resolved", ended_us=now - 1_000_000)
     assert send(session, target, message(resolved), {}, now).result == "sent"

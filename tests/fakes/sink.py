@@ -144,8 +144,9 @@ class Sink:
     def hang(self, path: str | None = None, seconds: float = 5.0, times: int | None = 1,
              reply: Reply | None = None) -> None:
         """The next `times` requests to `path` are answered only after `seconds`."""
-        base = reply or self._standing.get(path) or self.default
-        self.script(path, Reply(base.status, base.body, base.headers, seconds), times)
+        with self._lock:
+            base = reply or self._standing.get(path) or self.default
+            self.script(path, Reply(base.status, base.body, base.headers, seconds), times)
 
     def reset(self) -> None:
         """Forget scripted and standing answers and what was received."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -76,6 +77,14 @@ def test_the_good_example_loads_every_kind_of_target_route_and_policy_field():
             policy.stalled_min, policy.failures) == (20, M, 2 * H, 30 * M, 5, 4)
     [slow] = policy.burn.slow
     assert (slow.long_s, slow.short_s, slow.factor) == (D, 2 * H, Decimal("1.5"))
+
+
+def test_the_example_configuration_is_valid_and_routes_everything_to_the_oncall_inbox():
+    config = load_alerts(ROOT / "config" / "alerts.yaml", load_folder(ROOT / "config"))
+    assert config is not None
+    assert config.targets["oncall-inbox"].url == "http://127.0.0.1:9099/hooks/oncall"
+    assert routes_for(config, {"team": "product", "alertname": "JourneysStalled"}) == [
+        config.routes[0]]
 
 
 def test_defaults_apply_to_what_the_file_leaves_out():
@@ -292,10 +301,66 @@ def test_the_alerts_reference_page_is_generated_from_the_models():
 
 
 @pytest.mark.parametrize(("path", "fmt"), [
-    ("tests/configs/alerts/good/alerts.yaml", ALERTS),
+    ("config/alerts.yaml", ALERTS), ("tests/configs/alerts/good/alerts.yaml", ALERTS),
     ("config/slas/leads.yaml", SLAS), ("tests/configs/good/leads.yaml", SLAS),
-], ids=["good-alerts", "example-slas", "good-slas"])
+], ids=["example-alerts", "good-alerts", "example-slas", "good-slas"])
 def test_the_example_files_satisfy_the_committed_json_schemas(path: str, fmt):
     jsonschema = pytest.importorskip("jsonschema")
     data, _ = load_yaml((ROOT / path).read_text(), path)
     jsonschema.Draft202012Validator(json.loads((ROOT / fmt.schema).read_text())).validate(data)
+
+
+# --- baton validate -----------------------------------------------------------------------
+
+def validate(config: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PD_", "SLACK_"))}
+    return subprocess.run([sys.executable, "-m", "app.cli", "--config", str(config),
+                           "validate"], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**environ, **(env or {})})
+
+
+@pytest.fixture
+def config_copy(tmp_path: Path) -> Path:
+    (tmp_path / "slas").mkdir()
+    (tmp_path / "slas" / "leads.yaml").write_text((CONFIGS / "good" / "leads.yaml").read_text())
+    return tmp_path
+
+
+def test_validate_counts_targets_and_routes_and_warns_of_unset_variables(config_copy: Path):
+    (config_copy / "alerts.yaml").write_text(
+        (ALERT_CONFIGS / "good" / "alerts.yaml").read_text())
+    done = validate(config_copy, {"SLACK_SALES_WEBHOOK": "https://hooks.example/x"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("0 sources, 4 alert targets, 4 alert routes)")
+    unset = [line for line in done.stderr.splitlines() if "is not set" in line]
+    assert unset == [
+        f"warning: {config_copy / 'alerts.yaml'}: targets.platform-pager.routing_key_env: "
+        "environment variable PD_PLATFORM_KEY is not set; platform-pager cannot send until "
+        "it is exported",
+        f"warning: {config_copy / 'alerts.yaml'}: targets.ops-hook.url_env: environment "
+        "variable OPS_HOOK_URL is not set; ops-hook cannot send until it is exported"]
+
+
+def test_validate_reports_every_alerts_error_on_stderr_and_exits_1(config_copy: Path):
+    bad = ALERT_CONFIGS / "bad" / "many-errors.yaml"
+    (config_copy / "alerts.yaml").write_text(bad.read_text())
+    done = validate(config_copy)
+    file = str(config_copy / "alerts.yaml")
+    expected = [e.replace("many-errors.yaml", file, 1) for e in expected_errors(bad)]
+    assert done.returncode == 1 and done.stdout == "" and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == expected + [f"{len(expected)} error(s) in {config_copy}"]
+
+
+def test_validate_checks_alerts_even_when_the_sla_files_have_errors(config_copy: Path):
+    (config_copy / "slas" / "leads.yaml").write_text("version: baton/v2\n")
+    (config_copy / "alerts.yaml").write_text("version: baton/v1\nroutes: [{to: nowhere}]\n")
+    done = validate(config_copy)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"{config_copy / 'alerts.yaml'}:2: routes[0].to: unknown target 'nowhere'; " \
+        "defined targets: none defined" in done.stderr.splitlines()
+
+
+def test_validate_without_an_alerts_file_is_valid(config_copy: Path):
+    done = validate(config_copy)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.strip().endswith("0 alert targets, 0 alert routes)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from collectors.errors import InvalidEvent, SourceConfigError
 from collectors.schema import format_time, parse_time
 from collectors.sources import load_sources
 from collectors.store import Store, now_us
+from slas.alert_config import alert_warnings, load_alerts
 from slas.definitions import Definitions, load_folder
 from slas.engine import Evaluation, evaluate
 from slas.errors import DefinitionError, EvaluationError
@@ -26,13 +28,14 @@ STATUS_WORDS = {"ok": "ok", "warning": "warning", "at_risk": "at risk",
 
 def add_validate(commands: Any) -> None:
     p = commands.add_parser("validate", help="check every configuration file",
-                            description="Check config/slas/*.yaml; exit 1 with "
-                            "file:line: message for each error.")
+                            description="Check config/slas/*.yaml, sources.yaml and "
+                            "alerts.yaml; exit 1 with file:line: message for each error.")
     p.set_defaults(run=run_validate)
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    """Runs the real loaders (SLA definitions and sources.yaml) and reports every error."""
+    """Runs the real loaders (SLA definitions, sources.yaml, alerts.yaml) and reports every
+    error. Unset environment variables named by alert targets are warnings, not errors."""
     errors: list[str] = []
     definitions = None
     try:
@@ -46,16 +49,26 @@ def run_validate(args: argparse.Namespace) -> int:
             source_count = len(load_sources(sources).sources)
         except SourceConfigError as exc:
             errors += exc.errors
+    alerts_file = Path(args.config) / "alerts.yaml"
+    alerts = None
+    try:
+        alerts = load_alerts(alerts_file, definitions)
+    except DefinitionError as exc:
+        errors += exc.errors
     if errors:
         for error in errors:
             print(error, file=sys.stderr)
         print(f"{len(errors)} error(s) in {args.config}", file=sys.stderr)
         return 1
     assert definitions is not None
+    if alerts is not None:
+        for warning in alert_warnings(alerts, str(alerts_file), definitions, os.environ):
+            print(f"warning: {warning}", file=sys.stderr)
     files = len(definitions.files)
+    targets, routes = (0, 0) if alerts is None else (len(alerts.targets), len(alerts.routes))
     print(f"{args.config}: valid ({files} file(s), {len(definitions.teams)} teams, "
           f"{len(definitions.journeys)} journeys, {len(definitions.slas)} SLAs, "
-          f"{source_count} sources)")
+          f"{source_count} sources, {targets} alert targets, {routes} alert routes)")
     return 0
 
 

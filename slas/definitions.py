@@ -227,16 +227,13 @@ def _alerts_checks(path: list[Any], sla: Sla) -> Iterator[Problem]:
 
 def burn_window_problems(sla: Sla, windows: Iterable[BurnWindow]
                          ) -> Iterator[tuple[int, str, str]]:
-    """(index, field, message) of each burn window this SLA cannot use: one longer than its
-    window (the engine measures burn rates within the SLA's window), or a factor above the
-    highest burn rate its objective allows (every event bad: 1 / (1 - objective))."""
+    """(index, field, message) of each burn window this SLA cannot use: a factor above the
+    highest burn rate its objective allows (every event bad: 1 / (1 - objective)). A window
+    may be longer than the SLA's own: a burn rate counts the outcomes that became known in
+    its span, whenever their journeys began."""
     highest = 1 / (1 - sla.objective)
     shown = f"{highest.quantize(Decimal('0.01')).normalize():f}"
     for index, window in enumerate(windows):
-        if window.long_s > sla.window:
-            yield index, "long", (f"the long window ({format_duration(window.long_s)}) is "
-                                  f"longer than the SLA's window ({format_duration(sla.window)})"
-                                  "; burn rates are measured within the SLA's window")
         if window.factor > highest:
             yield index, "factor", (f"a burn rate of {window.factor} can never be reached: "
                                     f"with an objective of {format_objective(sla.objective)} "

@@ -23,9 +23,12 @@ from app.sla_commands import duration_option
 from collectors.errors import CollectorError
 from collectors.schema import format_time
 from collectors.store import Store, now_us
-from slas.definitions import Definitions, load_folder
+from slas.alert_config import load_alerting
+from slas.alerts import decide
+from slas.dispatch import Dispatcher, dispatcher_lease
 from slas.engine import evaluate
 from slas.errors import DefinitionError, SlaError
+from slas.rules import spans_for
 
 
 def add_serve(commands: Any) -> None:
@@ -38,29 +41,68 @@ def add_serve(commands: Any) -> None:
 
 
 class Evaluator:
-    """Evaluates at each tick with the newest valid definitions."""
+    """Evaluates at each tick with the newest valid definitions and alerts.yaml, then decides
+    the alerts (when this process holds the alerting lease)."""
 
     def __init__(self, store: Store, config: str) -> None:
         self.store, self.config = store, config
-        self.definitions: Definitions = load_folder(config)  # invalid at start: exit 1
+        # invalid at start: exit 1
+        self.definitions, self.alerting = load_alerting(config)
+        self.dispatcher = Dispatcher(store, self.alerting)
+        self.lease = dispatcher_lease(store, self.alerting)
 
     def tick(self) -> None:
         try:
-            self.definitions = load_folder(self.config)
+            self.definitions, self.alerting = load_alerting(self.config)
+            self.dispatcher.config = self.alerting
         except DefinitionError as exc:
             print(f"baton: {len(exc.errors)} error(s) in {self.config}; evaluating with the "
                   f"last valid definitions. First: {exc.errors[0]}", file=sys.stderr, flush=True)
         try:
-            evaluation = evaluate(self.store, self.definitions, now_us())
+            evaluation = evaluate(self.store, self.definitions, now_us(),
+                                  spans=spans_for(self.definitions, self.alerting))
         except (SlaError, CollectorError, DBAPIError, OSError) as exc:  # e.g. the store is down
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            print(f"baton: evaluation failed: {message}; retrying at the next tick",
+            print(f"baton: evaluation failed: {_first_line(exc)}; retrying at the next tick",
                   file=sys.stderr, flush=True)
             return
         statuses = [r.status for r in evaluation.results]
         summary = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
         print(f"{format_time(evaluation.at_us)} evaluated {len(statuses)} SLAs: {summary}",
               flush=True)
+        self.alerts(evaluation.at_us)
+
+    def alerts(self, at_us: int) -> None:
+        """Decide the alerts at T (delivery is the dispatcher thread's)."""
+        try:
+            if not self.lease.acquire():
+                return
+            decision = decide(self.store, self.definitions, self.alerting, at_us)
+        except (SlaError, CollectorError, DBAPIError, OSError) as exc:
+            print(f"baton: alert decision failed: {_first_line(exc)}; retrying at the next "
+                  "tick", file=sys.stderr, flush=True)
+            return
+        if decision.started or decision.resolved or decision.silenced:
+            print(f"alerts: {len(decision.started)} started firing, {len(decision.resolved)} "
+                  f"resolved, {len(decision.silenced)} silenced; {decision.queued} "
+                  "notification(s) queued", flush=True)
+
+    def deliver_forever(self, stop: threading.Event) -> None:
+        """Deliver due notifications every second while this process holds the lease."""
+        while not stop.is_set():
+            try:
+                if self.lease.acquire():
+                    report = self.dispatcher.deliver(0, stop=stop)
+                    for error in dict.fromkeys(report.errors):
+                        print(f"baton: {error}", file=sys.stderr, flush=True)
+            except (SlaError, CollectorError, DBAPIError, OSError) as exc:
+                print(f"baton: alert delivery failed: {_first_line(exc)}; retrying",
+                      file=sys.stderr, flush=True)
+            stop.wait(1.0)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else repr(exc)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -72,8 +114,13 @@ def run_serve(args: argparse.Namespace) -> int:
     scheduler = None
     if args.only != "collectors":
         every = duration_option("--every", args.every, "30s or 1m")
-        scheduler = _scheduler(Evaluator(store, args.config), every)
+        evaluator = Evaluator(store, args.config)
+        scheduler = _scheduler(evaluator, every)
         scheduler.start()
+        dispatcher = threading.Thread(target=evaluator.deliver_forever, args=(stop,),
+                                      name="alerts-dispatch", daemon=True)
+        dispatcher.start()
+        threads = [*threads, dispatcher]
     if not threads and scheduler is None:
         print("baton: nothing to run: no pulling sources in config/sources.yaml",
               file=sys.stderr)

@@ -13,10 +13,11 @@ from collectors.errors import InvalidEvent, SourceConfigError
 from collectors.schema import format_time, parse_time
 from collectors.sources import load_sources
 from collectors.store import Store, now_us
-from slas.alert_config import alert_warnings, load_alerts
+from slas.alert_config import alert_warnings, load_alerting, load_alerts
 from slas.definitions import Definitions, load_folder
 from slas.engine import Evaluation, evaluate
 from slas.errors import DefinitionError, EvaluationError
+from slas.rules import spans_for
 from slas.spec import parse_duration
 from slas.stalls import find_stalls
 from slas.timeline import lead_timeline
@@ -89,10 +90,10 @@ def add_evaluate(commands: Any) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    definitions = load_folder(args.config)
+    definitions, alerting = load_alerting(args.config)
     at = at_time(args.at)
     store = Store.open(args.store)
-    evaluation = evaluate(store, definitions, at)
+    evaluation = evaluate(store, definitions, at, spans=spans_for(definitions, alerting))
     if args.json:
         print(json.dumps(evaluation.as_json(), indent=2))
     else:

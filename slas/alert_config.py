@@ -19,7 +19,13 @@ from pydantic import ValidationError
 from collectors.sources import SECRET_KEYS
 from collectors.yamlfile import YamlSyntaxError, dotted, load_yaml, pydantic_errors
 from slas.alerting import TARGET_KINDS, AlertsConfig, policy_for
-from slas.definitions import Definitions, burn_window_problems, unknown, version_problem
+from slas.definitions import (
+    Definitions,
+    burn_window_problems,
+    load_folder,
+    unknown,
+    version_problem,
+)
 from slas.errors import DefinitionError
 from slas.spec import VERSION, BurnWindow, FreshnessSla, Sla, format_duration
 
@@ -28,6 +34,13 @@ SECRET_FIELDS = SECRET_KEYS | ROUTING_KEYS | {"url"}
 ENV_FIELDS = ("url_env", "routing_key_env")
 KIND_TAGS = frozenset(TARGET_KINDS)  # pydantic puts the union tag into error locations
 Problem = tuple[list[Any], str]
+
+
+def load_alerting(config: str | Path) -> tuple[Definitions, AlertsConfig | None]:
+    """The SLA definitions of a config folder and its alerts.yaml (None when it has none),
+    validated together."""
+    definitions = load_folder(config)
+    return definitions, load_alerts(Path(config) / "alerts.yaml", definitions)
 
 
 def load_alerts(path: str | Path, definitions: Definitions | None = None

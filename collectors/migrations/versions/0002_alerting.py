@@ -58,6 +58,7 @@ def upgrade() -> None:
     sa.Column('action', sa.String(), nullable=False),
     sa.Column('reason', sa.String(), nullable=False),
     sa.Column('state', sa.String(), nullable=False),
+    sa.Column('at_us', sa.BigInteger(), nullable=False),
     sa.Column('created_us', sa.BigInteger(), nullable=False),
     sa.Column('due_us', sa.BigInteger(), nullable=False),
     sa.Column('give_up_us', sa.BigInteger(), nullable=False),

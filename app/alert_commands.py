@@ -86,11 +86,12 @@ def run_alerts_run(args: argparse.Namespace) -> int:
     deliver_for = duration_option("--deliver-for", args.deliver_for, "10s, 1m")
     store = Store.open(args.store)
     dispatcher = Dispatcher(store, config)
+    lease = dispatcher_lease(store, config)
     try:
-        cycle = alert_cycle(store, definitions, config, at, dispatcher,
-                            dispatcher_lease(store, config), deliver_for)
+        cycle = alert_cycle(store, definitions, config, at, dispatcher, lease, deliver_for)
     finally:
         dispatcher.close()
+        lease.release()
     if cycle.decision is None or cycle.report is None:
         print("baton: another process is dispatching alerts (it holds the lease); nothing "
               "done", file=sys.stderr)

@@ -132,6 +132,8 @@ def run_serve(args: argparse.Namespace) -> int:
         stop.set()
     if scheduler is not None:
         scheduler.shutdown(wait=True)
+        evaluator.lease.release()  # the other `baton serve`, if any, takes over at once
+        evaluator.dispatcher.close()
     for thread in threads:
         thread.join(timeout=10)
     for collector in collectors.values():

@@ -63,17 +63,21 @@ class Lease:
         self.holder = holder or f"{os.uname().nodename}:{os.getpid()}"  # one per process
 
     def acquire(self) -> bool:
-        """Take or renew the lease; False while another holder's lease runs."""
+        """Take or renew the lease; False while another holder's lease runs (a holder on this
+        machine that is no longer running holds nothing: a killed process's lease is free)."""
         now = now_us()
         expires = now + self.ttl_us
         with self.store.engine.begin() as conn:
-            taken = conn.execute(update(leases).where(
-                leases.c.name == self.name,
-                or_(leases.c.holder == self.holder, leases.c.expires_us < now))
-                .values(holder=self.holder, expires_us=expires)).rowcount
+            holder = conn.execute(select(leases.c.holder).where(
+                leases.c.name == self.name)).scalar()
+            free = [leases.c.holder == self.holder, leases.c.expires_us < now]
+            if holder is not None and _gone(holder):
+                free.append(leases.c.holder == holder)
+            taken = conn.execute(update(leases).where(leases.c.name == self.name, or_(*free))
+                                 .values(holder=self.holder, expires_us=expires)).rowcount
             if taken:
                 return True
-            if conn.execute(select(leases.c.name).where(leases.c.name == self.name)).first():
+            if holder is not None:
                 return False
         try:
             with self.store.engine.begin() as conn:
@@ -88,6 +92,20 @@ class Lease:
             conn.execute(update(leases).where(leases.c.name == self.name,
                                               leases.c.holder == self.holder)
                          .values(expires_us=0))
+
+
+def _gone(holder: str) -> bool:
+    """Whether a lease holder `host:pid` is a process of this machine that no longer runs."""
+    host, _, pid = holder.rpartition(":")
+    if host != os.uname().nodename or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 @dataclass

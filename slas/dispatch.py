@@ -120,8 +120,8 @@ class Dispatcher:
     def __init__(self, store: Store, config: AlertsConfig | None,
                  environ: Mapping[str, str] | None = None,
                  session: Callable[[int], requests.Session] | None = None,
-                 rng: random.Random | None = None) -> None:
-        self.store, self.config = store, config
+                 rng: random.Random | None = None, workers: int = 32) -> None:
+        self.store, self.config, self.workers = store, config, workers
         self.environ = os.environ if environ is None else environ
         self.rng = rng or random.Random()
         self._session_factory = session or _session
@@ -188,7 +188,7 @@ class Dispatcher:
     def _send_all(self, batch: list[_Due], report: Report) -> None:
         messages = self._messages(batch)
         workers = sum(self._concurrency(target) for target in {m.target for m, _ in messages})
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, 32))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, self.workers))) as pool:
             semaphores = {t: threading.Semaphore(self._concurrency(t))
                           for t in {m.target for m, _ in messages}}
             futures = [pool.submit(self._send_one, message, rows, semaphores[message.target])

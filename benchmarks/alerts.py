@@ -4,7 +4,7 @@ backlog of notifications drains, each against a baseline in the same run.
     .venv/bin/python benchmarks/alerts.py [--store URL] [--leads 1000000] [--backlog 1000]
 
 1. Evaluation vs rules + outbox: in a store of N sample journeys (filled like
-   benchmarks/evaluate.py; --store reuses a filled one), every example SLA evaluated at T and
+   benchmarks/evaluate.py; --store URL --reuse takes a filled one), every example SLA evaluated at T and
    stored (what `baton serve` does each tick), then the alert decision at T with every rule on
    (signals, rules, episodes, outbox writes), warm, best of three each. Target: <= 10%.
 2. Draining a backlog: `--backlog` notifications (one alert each, of as many teams, so none
@@ -148,14 +148,16 @@ def rate_limits(sink: Any) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", help="a store filled by benchmarks/evaluate.py (reused)")
+    parser.add_argument("--store", help="store URL (default: a new SQLite file)")
+    parser.add_argument("--reuse", action="store_true", help="the store is already filled "
+                        "(e.g. by benchmarks/evaluate.py)")
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--backlog", type=int, default=1000)
     parser.add_argument("--skip-evaluation", action="store_true")
     args = parser.parse_args()
     if not args.skip_evaluation:
         url = args.store or f"sqlite:///{tempfile.mkdtemp(prefix='baton-alerts-')}/baton.db"
-        rules_vs_evaluation(url, args.leads, reuse=args.store is not None)
+        rules_vs_evaluation(url, args.leads, reuse=args.reuse)
     drain(args.backlog)
 
 

@@ -13,7 +13,6 @@ store cannot be written the answer is 503 with `Retry-After`, so the sender retr
 
 from __future__ import annotations
 
-import gzip
 import hmac
 import zlib
 from collections.abc import Callable
@@ -110,7 +109,8 @@ class _Receiver:
             body.extend(chunk)
             if len(body) > self.max_body:
                 raise self._too_large()
-        return name, self._decompress(bytes(body), request.headers.get("content-encoding"))
+        return name, decode_content(bytes(body), request.headers.get("content-encoding"),
+                                    self.max_body)
 
     def authenticate(self, header: str | None, kind: str, path: str) -> str:
         if not header or not header.lower().startswith("bearer ") or not header[7:].strip():
@@ -131,22 +131,7 @@ class _Receiver:
         return name
 
     def _too_large(self) -> HttpError:
-        return HttpError(413, f"the body is over the {self.max_body:,}-byte limit; send "
-                         "smaller batches")
-
-    def _decompress(self, body: bytes, encoding: str | None) -> bytes:
-        if not encoding or encoding == "identity":
-            return body
-        if encoding not in ("gzip", "deflate"):
-            raise HttpError(415, f"content-encoding {encoding!r} is not supported; use gzip")
-        try:
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else 0)
-            out = inflater.decompress(body, self.max_body + 1)
-        except (zlib.error, gzip.BadGzipFile):
-            raise HttpError(400, f"the body is not valid {encoding}") from None
-        if len(out) > self.max_body:
-            raise self._too_large()
-        return out
+        return _too_large(self.max_body)
 
     # --- the three record kinds ---
 
@@ -231,6 +216,64 @@ class _Receiver:
             raise HttpError(503, f"the store is unavailable ({type(exc).__name__}); retry "
                             "later", {"Retry-After": "5"}) from None
         return counts
+
+
+def decode_content(body: bytes, header: str | None, limit: int) -> bytes:
+    """The body with its `Content-Encoding` undone. Codings are listed in the order they were
+    applied (`gzip, identity`), so they are undone last first; names are case-insensitive.
+    The decoded size is capped at `limit` as it is decoded (a small gzip bomb stays small)."""
+    for coding in reversed([c.strip().lower() for c in (header or "").split(",")]):
+        if coding in ("", "identity"):
+            continue
+        if coding in ("gzip", "x-gzip"):
+            body = _gunzip(body, limit)
+        elif coding == "deflate":
+            body = _inflate(body, limit)
+        else:
+            raise HttpError(415, f"content-encoding {coding!r} is not supported; send gzip, "
+                            "deflate or no encoding")
+    return body
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Every member of a gzip stream (RFC 1952 allows several, e.g. from concatenated files
+    or a streaming writer's flushes), not only the first."""
+    out = bytearray()
+    while True:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(data, limit + 1 - len(out))
+        except zlib.error:
+            raise HttpError(400, "the body is not valid gzip; compress it whole with gzip, "
+                            "or send it uncompressed") from None
+        if len(out) > limit:
+            raise _too_large(limit)
+        if not inflater.eof:
+            raise HttpError(400, "the gzip body ends in the middle of a member; send the "
+                            "whole compressed body")
+        data = inflater.unused_data
+        if not data.strip(b"\0"):  # some writers pad the last member with zeros
+            return bytes(out)
+
+
+def _inflate(data: bytes, limit: int) -> bytes:
+    """`deflate` is the zlib format (RFC 9110); some clients send raw deflate, read too."""
+    for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out = inflater.decompress(data, limit + 1)
+        except zlib.error:
+            continue
+        if len(out) > limit:
+            raise _too_large(limit)
+        if inflater.eof and not inflater.unused_data:
+            return out
+    raise HttpError(400, "the body is not valid deflate (zlib) data; compress it whole, or "
+                    "send it uncompressed")
+
+
+def _too_large(limit: int) -> HttpError:
+    return HttpError(413, f"the body is over the {limit:,}-byte limit; send smaller batches")
 
 
 def _keyed(events: list[Event], key: tuple[str, ...] | None) -> list[Event]:

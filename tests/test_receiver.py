@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
 import pytest
 import requests
-import uvicorn
-from fastapi import FastAPI
+from receiving import serving
 from sqlalchemy import select
 
 from collectors.receiver import create_app
@@ -48,24 +43,6 @@ def event(number: int = 1, **extra: object) -> dict:
     return {"specversion": "1.0", "id": f"evt-{number}", "source": "https://forms.acme.example",
             "type": "com.acme.lead.submitted", "time": "2026-01-01T12:00:00Z",
             "correlationid": f"L-{number:04d}", "data": {"qualified": True}, **extra}
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(5)
-        sock.close()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from collectors.errors import CollectorError, UnreadableInput
+from collectors.formats import summary
 from collectors.ingest import (
     Parser,
     ingest,
@@ -52,8 +53,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     store = Store.open(args.store)
     counts = ingest_file(store, stream, name, size, args.format,
                          args.source or input_source_name(args.file), parser)
-    print(f"accepted {counts.accepted}, duplicate {counts.duplicate}, "
-          f"rejected {counts.rejected}")
+    print(summary(counts, args.format))
     return 0
 
 
@@ -95,7 +95,7 @@ def ingest_file(store: Store, stream: Any, name: str, size: int | None, format: 
         if progress is not None:
             sys.stderr.write("\n")
     store.finish_run(run_id, counts)
-    if counts.accepted > 100_000:
+    if counts.events > 100_000:
         analyze(store, [events])
     if size == 0 or (counts == WriteCounts() and size is None):
         print(f"baton: {name} is empty: nothing to ingest; check that the file was written",
@@ -106,10 +106,14 @@ def ingest_file(store: Store, stream: Any, name: str, size: int | None, format: 
 
 
 def _reject_summary(counts: WriteCounts) -> list[str]:
-    if not counts.rejected:
-        return []
-    return [f"baton: {counts.rejected} record(s) rejected and kept with their reasons; "
-            "see the Sources page or the rejects table"]
+    lines = []
+    if counts.rejected:
+        lines.append(f"baton: {counts.rejected} record(s) rejected and kept with their "
+                     "reasons; see the Sources page or the rejects table")
+    if counts.skipped:
+        lines.append(f"baton: {counts.skipped} record(s) matched no rule and made no event; "
+                     "add a rule to the source (docs/collectors.md) to keep them")
+    return lines
 
 
 def add_demo(commands: Subparsers) -> None:

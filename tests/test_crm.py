@@ -86,7 +86,7 @@ def test_hubspot_contacts_become_upserted_and_assigned_events_keyed_by_lead_id(
     crm.contacts = [contact(1, NOW - timedelta(hours=1)),
                     contact(2, NOW - timedelta(minutes=30), owner=False)]
     result = hubspot(store, crm, token).poll()
-    assert result.counts.accepted == 3
+    assert (result.counts.accepted, result.counts.events) == (2, 3)  # 2 contacts, 3 events
     assert stored(store) == [
         ("100001:crm.lead.assigned", "crm.lead.assigned", "L-0001"),
         ("100001:crm.lead.upserted", "crm.lead.upserted", "L-0001"),
@@ -123,7 +123,7 @@ def test_hubspot_429_is_retried_after_the_retry_after_delay(
                   Scripted(429, {"status": "error", "errorType": "RATE_LIMIT",
                                  "message": "limit", "policyName": "DAILY"})]
     sleeps: list[float] = []
-    assert hubspot(store, crm, token, sleeps).poll().counts.accepted == 2
+    assert hubspot(store, crm, token, sleeps).poll().counts.events == 2
     assert sleeps == [2.0, 2.0]  # Retry-After, then exponential backoff (2 ** 1)
 
 
@@ -153,7 +153,21 @@ def test_the_watermark_is_persisted_and_the_next_poll_rereads_only_the_overlap(
     second = hubspot(store, crm, token).poll()
     since = int(crm.requests[0][2]["filterGroups"][0]["filters"][0]["value"])
     assert since == int((last - timedelta(minutes=5)).timestamp() * 1000)
-    assert (second.counts.accepted, second.counts.duplicate) == (2, 2)
+    # contact 3 is new (two events), contact 2 was stored whole: counted as records
+    counts = second.counts
+    assert (counts.accepted, counts.duplicate, counts.events) == (1, 1, 2)
+
+
+def test_a_contact_read_again_once_assigned_is_accepted_for_its_new_assignment(
+        store: Store, crm: FakeCrm, token: str) -> None:
+    crm.contacts = [contact(1, NOW - timedelta(minutes=20), owner=False),
+                    contact(2, NOW - timedelta(minutes=19), owner=False)]
+    hubspot(store, crm, token).poll()
+    crm.contacts = [contact(1, NOW - timedelta(minutes=10)),  # assigned since
+                    contact(2, NOW - timedelta(minutes=9), owner=False)]
+    counts = hubspot(store, crm, token).poll().counts
+    assert (counts.accepted, counts.duplicate, counts.events) == (1, 1, 1)
+    assert counts.records == 2
 
 
 def test_a_contact_that_cannot_be_mapped_is_kept_as_a_reject_with_its_reason(
@@ -162,7 +176,8 @@ def test_a_contact_that_cannot_be_mapped_is_kept_as_a_reject_with_its_reason(
     broken["properties"]["createdate"] = "yesterday"
     crm.contacts = [broken, contact(1, NOW - timedelta(minutes=1))]
     result = hubspot(store, crm, token).poll()
-    assert (result.counts.accepted, result.counts.rejected) == (2, 1)
+    counts = result.counts
+    assert (counts.accepted, counts.rejected, counts.events) == (1, 1, 2)
     with store.engine.connect() as conn:
         row = conn.execute(select(rejects.c.source, rejects.c.location,
                                   rejects.c.reason)).one()
@@ -180,7 +195,8 @@ def test_salesforce_leads_page_through_next_records_url(
     assert paths == ["/services/data/v62.0/query",
                      "/services/data/v62.0/query/01gRO0000016PIAYA2-5",
                      "/services/data/v62.0/query/01gRO0000016PIAYA2-10"]
-    assert result.counts.accepted == 12 * 2 + 1  # the queue-owned lead is not assigned
+    assert result.counts.accepted == 13
+    assert result.counts.events == 12 * 2 + 1  # the queue-owned lead is not assigned
     assert ("00Q5g0000000000099:crm.lead.upserted", "crm.lead.upserted", "L-0099") in stored(
         store)
 
@@ -201,7 +217,7 @@ def test_salesforce_request_limit_exceeded_403_is_retried_honouring_retry_after(
     crm.script = [Scripted(403, [{"message": "TotalRequests Limit exceeded.",
                                   "errorCode": "REQUEST_LIMIT_EXCEEDED"}], {"Retry-After": "1"})]
     sleeps: list[float] = []
-    assert salesforce(store, crm, token, sleeps).poll().counts.accepted == 2
+    assert salesforce(store, crm, token, sleeps).poll().counts.events == 2
     assert sleeps == [1.0]
 
 

@@ -105,7 +105,7 @@ def test_kinds_have_documented_default_keys_rules_and_times() -> None:
                            "token_env: SF}\n", "s.yaml")
     kong = source_map("kong", config.sources["kong"])
     assert kong.key_paths[0] == "correlation_id" and kong.time_path == "started_at"
-    assert [r.type for r in kong.rules] == ["gateway.request.accepted"]
+    assert [r.type for r in kong.rules] == ["gateway.request.accepted", "gateway.request.failed"]
     assert kong.event_source == "kong://kong"
     salesforce = source_map("sf", config.sources["sf"])
     assert [r.type for r in salesforce.rules] == ["crm.lead.upserted", "crm.lead.assigned"]
@@ -163,7 +163,7 @@ sources:
         client.close()
     assert code == 0
     assert capsys.readouterr().out.splitlines() == [
-        "kong-edge: accepted 4, duplicate 0, rejected 0",
+        "kong-edge: accepted 5 entries, 5 events, duplicate 0, rejected 0, skipped 0 (no rule)",
         "enrichment: accepted 1, duplicate 0, rejected 0"]
 
 

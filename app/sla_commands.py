@@ -20,7 +20,7 @@ from slas.errors import DefinitionError, EvaluationError
 from slas.rules import spans_for
 from slas.spec import parse_duration
 from slas.stalls import find_stalls
-from slas.timeline import lead_timeline
+from slas.timeline import StageTime, lead_timeline
 from slas.words import percent, sentence
 
 STATUS_WORDS = {"ok": "ok", "warning": "warning", "at_risk": "at risk",
@@ -184,17 +184,27 @@ def run_lead(args: argparse.Namespace) -> int:
     print(f"{timeline.journey} {timeline.key}")
     for stage in timeline.stages:
         when = "-" if stage.first_us is None else format_time(stage.first_us)
-        retries = f"  ({stage.attempts} events)" if stage.attempts > 1 else ""
-        print(f"  {stage.name:<24} {when:<30} {stage.owner}{retries}")
+        print(f"  {stage.name:<24} {when:<30} {stage.owner}{_attempts(stage)}")
     if timeline.stall is not None:
         s = timeline.stall
+        owed = next(st for st in timeline.stages if st.name == s.next_stage)
         print(f"stalled after {s.last_stage} for {s.stalled_for_s / 60:.0f} min; "
-              f"{s.next_stage} is owed by {s.owner}")
+              f"{s.next_stage} is owed by {s.owner}{_attempts(owed)}")
     print(f"{len(timeline.events)} event(s), {len(timeline.spans)} span(s)")
     for event in timeline.events:
+        role = (f"  failed attempt at {event['stage']}" if event["failed"] else "")
         print(f"  {format_time(event['time_us'])}  {event['type']:<28} {event['source']} "
-              f"{event['event_id']}")
+              f"{event['event_id']}{role}")
     return 0
+
+
+def _attempts(stage: StageTime) -> str:
+    """`(3 events, 2 failed attempts)`: retries and duplicates, and failed attempts."""
+    parts = [f"{stage.attempts} events"] if stage.attempts > 1 else []
+    if stage.failed_attempts:
+        parts.append(f"{stage.failed_attempts} failed attempt"
+                     f"{'s' if stage.failed_attempts > 1 else ''}")
+    return f"  ({', '.join(parts)})" if parts else ""
 
 
 REGISTER = [add_validate, add_evaluate, add_stalls, add_lead]

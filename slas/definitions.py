@@ -176,6 +176,22 @@ def _journey_checks(name: str, journey: Journey, defs: Definitions) -> Iterator[
                 yield path + ["on"], (f"event type {etype!r} already marks stage "
                                       f"{marked_by[etype]!r}; a type marks one stage")
             marked_by[etype] = stage.name
+    yield from _fails_on_checks(name, journey, marked_by)
+
+
+def _fails_on_checks(name: str, journey: Journey, marked_by: dict[str, str]
+                     ) -> Iterator[Problem]:
+    failing: dict[str, str] = {}
+    for index, stage in enumerate(journey.stages):
+        path = ["journeys", name, "stages", index, "fails_on"]
+        for etype in stage.fails_on:
+            if etype in marked_by:
+                yield path, (f"event type {etype!r} marks stage {marked_by[etype]!r}; a type "
+                             "that records failed attempts cannot also mark a stage")
+            elif etype in failing:
+                yield path, (f"event type {etype!r} already records failed attempts at stage "
+                             f"{failing[etype]!r}; a type belongs to one stage")
+            failing.setdefault(etype, stage.name)
 
 
 def _sla_checks(path: list[Any], sla: Sla, defs: Definitions) -> Iterator[Problem]:

@@ -124,6 +124,9 @@ class Stage(Frozen):
                                                 "such event of a journey counts.")
     stall_after: Duration | None = Field(None, description="A journey waiting for this stage "
                                          "longer than this is stalled (default 15m).")
+    fails_on: Names = Field((), description="Event types that record a failed attempt at "
+                            "this stage (e.g. gateway.request.failed): shown as failed "
+                            "attempts in a lead's timeline; they never mark a stage.")
 
 
 class Journey(Frozen):

@@ -5,6 +5,7 @@ records became (events, spans) is counted beside them."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 import requests
-from kong_entries import jsonl, twelve
+from kong_entries import jsonl, kong_entry, twelve
 from receiving import serving
 from sqlalchemy import select
 
@@ -56,6 +57,25 @@ def test_a_kong_file_of_twelve_records_accounts_for_all_twelve_failed_ones_kept(
     assert (run.accepted, run.duplicate, run.rejected) == (11, 0, 1)
     assert ingest(store_url, path, capsys) == (
         "accepted 0 entries, 0 events, duplicate 11, rejected 1, skipped 0 (no rule)")
+
+
+def test_records_a_sources_own_rules_leave_unmatched_are_counted_as_skipped(
+        store: Store, store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    records = twelve()
+    records[0], records[1] = kong_entry(0, 200, "health"), kong_entry(1, 200, "health")
+    path = jsonl(tmp_path / "kong.jsonl", records)
+    (tmp_path / "sources.yaml").write_text(
+        (CONFIG / "sources.yaml").read_text().replace("var/kong/file-log.json", str(path)))
+    assert main(["--store", store_url, "--config", str(tmp_path), "ingest", "--format",
+                 "kong", "--source", "kong-edge", str(path)]) == 0
+    out, err = capsys.readouterr()
+    # the health checks are on no rule of kong-edge: 7 + 2 failed + 1 rejected + 2 skipped
+    assert out.strip() == ("accepted 9 entries, 9 events, duplicate 0, rejected 1, "
+                           "skipped 2 (no rule)")
+    assert "2 record(s) matched no rule" in err
+    assert stored_types(store) == ["gateway.request.accepted"] * 7 + [
+        "gateway.request.failed"] * 2
 
 
 @pytest.mark.parametrize("shape", ["lines", "array", "http-log-batches"])
@@ -196,3 +216,13 @@ def test_a_cloudevents_summary_keeps_its_historic_shape(
                             for n in range(3)) + "{broken\n")
     assert main(["--store", store_url, "ingest", str(path)]) == 0
     assert capsys.readouterr().out == "accepted 3, duplicate 0, rejected 1\n"
+
+
+def test_the_config_kong_source_records_failed_deliveries(tmp_path: Path) -> None:
+    shutil.copy(CONFIG / "sources.yaml", tmp_path / "sources.yaml")
+    rules = load_sources(tmp_path / "sources.yaml").sources["kong-edge"].rules  # type: ignore
+    assert [(r.type, r.when) for r in rules] == [
+        ("gateway.request.accepted", {"route.name": "lead-intake",
+                                      "response.status": {"lt": 400}}),
+        ("gateway.request.failed", {"route.name": "lead-intake",
+                                    "response.status": {"gte": 400}})]

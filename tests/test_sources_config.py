@@ -32,9 +32,10 @@ def test_the_example_config_loads_and_covers_every_kind() -> None:
 
 def test_the_example_rules_emit_only_event_types_of_the_lead_journey() -> None:
     journeys = yaml.safe_load((ROOT / "config" / "slas" / "leads.yaml").read_text())["journeys"]
-    # plain PyYAML reads the key `on` as the boolean True (YAML 1.1)
-    stage_types = {t for stage in journeys["lead"]["stages"] for t in stage.get("on",
-                                                                                stage.get(True))}
+    # plain PyYAML reads the key `on` as the boolean True (YAML 1.1); a type may also record
+    # failed attempts at a stage (`fails_on`)
+    stage_types = {t for stage in journeys["lead"]["stages"]
+                   for t in [*stage.get("on", stage.get(True)), *stage.get("fails_on", [])]}
     config = load_sources(ROOT / "config" / "sources.yaml")
     emitted = {rule.type for name, source in config.sources.items()
                for rule in source_map(name, source).rules}

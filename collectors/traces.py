@@ -48,6 +48,8 @@ class Batch:
 
 def parse_otlp(obj: Any, mapping: SourceMap, received_us: int) -> Batch:
     """Parse an `ExportTraceServiceRequest` in OTLP/JSON; InvalidEvent if it is not one."""
+    if obj == {}:  # an empty request (proto3 JSON omits empty lists): nothing to store
+        return Batch()
     if not isinstance(obj, dict) or not isinstance(obj.get("resourceSpans"), list):
         raise InvalidEvent('not OTLP/JSON traces: expected {"resourceSpans": [...]}; export '
                            "with the otlphttp exporter (encoding: json) or the file exporter")

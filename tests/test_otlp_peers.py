@@ -194,3 +194,14 @@ def test_a_protobuf_body_that_does_not_decode_is_a_final_400_with_an_rpc_status(
     assert status.code == 3 and status.message.startswith("not OTLP protobuf traces")
     with store.engine.connect() as conn:
         assert conn.execute(select(rejects.c.reason)).scalar_one() == status.message
+
+
+def test_an_empty_request_is_a_plain_success_in_either_encoding(store: Store, url: str) -> None:
+    empty = requests.post(url + "/v1/traces", data=b"", timeout=10, headers={
+        **AUTH, "Content-Type": "application/x-protobuf"})
+    assert empty.status_code == 200
+    assert not ExportTraceServiceResponse.FromString(empty.content).HasField("partial_success")
+    as_json = requests.post(url + "/v1/traces", data=b"{}", timeout=10, headers={
+        **AUTH, "Content-Type": "application/json"})
+    assert (as_json.status_code, as_json.json()) == (200, {})
+    assert store.count(spans) == 0 and store.count(rejects) == 0

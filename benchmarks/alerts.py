@@ -5,8 +5,9 @@ backlog of notifications drains, each against a baseline in the same run.
 
 1. Evaluation vs rules + outbox: in a store of N sample journeys (filled like
    benchmarks/evaluate.py; --store URL --reuse takes a filled one), every example SLA
-   evaluated at T and stored (what `baton serve` does each tick), then the alert decision at T with every rule on
-   (signals, rules, episodes, outbox writes), warm, best of three each. Target: <= 10%.
+   evaluated at T and stored (what `baton serve` does each tick), then the alert decision
+   at T with every rule on (signals, rules, episodes, outbox writes), warm, best of three
+   each. Target: <= 10%.
 2. Draining a backlog: `--backlog` notifications (one alert each, of as many teams, so none
    are grouped) to 10 webhook targets on a loopback sink answering each request in 50 ms:
    serially (the dispatcher with one worker: one request at a time) and with its default

@@ -26,7 +26,8 @@ journeys:
   lead:
     stages:
       - {name: submitted, owner: web, on: [lead.submitted]}
-      - {name: routed, owner: ops, on: [lead.routed], stall_after: 5m}
+      - {name: routed, owner: ops, on: [lead.routed], stall_after: 5m,
+         fails_on: [lead.route.failed]}
       - {name: assigned, owner: sales, on: [lead.assigned], stall_after: 30m}
 slas:
   - {name: fast, team: sales, kind: latency, journey: lead, from: submitted, to: assigned,

@@ -272,3 +272,23 @@ def test_pending_deliveries_wait_group_wait_for_company(store, sink, tmp_path):
     alerting.dispatcher.deliver(5)
     [message] = sink.received("/hook")
     assert message.at - started >= 1.5
+
+
+@pytest.mark.alerts(policy="  rules: [DeliveryFailing]\n  failures: 3")
+def test_a_lead_failing_its_delivery_a_third_time_alerts_the_stage_owner(alerting, sink):
+    """The blueprint's promise: retries, and alerting after the third failure."""
+    from engine_helpers import ev
+
+    attempts = [ev("L1", "lead.route.failed", 10 + i, i) for i in range(2)]
+    alerting.load(journey("L1", 10) + attempts + journey("L2", 10)
+                  + [ev("L2", "lead.route.failed", 11, 0)])
+    assert alerting.at(15).decision.started == []  # two failures: retrying
+    alerting.load([ev("L1", "lead.route.failed", 16, 2)])
+    cycle = alerting.at(17)
+    assert keys(cycle) == ["baton/DeliveryFailing/lead:routed"]
+    [alert] = sink.received("/hook")[0].json["alerts"]
+    assert alert["labels"] == {"alertname": "DeliveryFailing", "journey": "lead",
+                               "stage": "routed", "team": "ops", "severity": "critical"}
+    assert alert["annotations"]["summary"].startswith("1 lead(s) failed routed 3 or more times")
+    alerting.load([ev("L1", "lead.routed", 18, 0)])  # the fourth try got through
+    assert keys(alerting.at(19), "resolved") == ["baton/DeliveryFailing/lead:routed"]

@@ -13,7 +13,7 @@ from slas.spec import FreshnessSla
 PERIODS = {"24h": 1, "7d": 7, "30d": 30}
 PAGE_SIZE = 50
 
-auth.page_user()
+user = auth.page_user()
 tz = st.session_state.get("tz", "UTC")
 st.title("Sources")
 st.caption("Per collector: last success, freshness, lag, ingest rate, errors, and every "
@@ -45,7 +45,7 @@ st.dataframe(pd.DataFrame({
     "Accepted": [total(r, "accepted") for _, r in sources.iterrows()],
     "Duplicates": [total(r, "duplicate") for _, r in sources.iterrows()],
     "Rejected": [total(r, "rejected") for _, r in sources.iterrows()],
-    "Last error": sources["last_error"].fillna(""),
+    "Last error": sources["last_error"].fillna("").map(user.show),
 }), hide_index=True, width="stretch", column_config={
     "Freshness": st.column_config.TextColumn(help="Age of the newest record collected."),
     "Lag": st.column_config.TextColumn(help="How far behind the collector was when it last "
@@ -54,7 +54,7 @@ st.dataframe(pd.DataFrame({
 errors = sources.dropna(subset=["last_error"]) if "last_error" in sources else sources[:0]
 for _, row in errors.iterrows():
     st.error(f"**{row['source']}** failed {fx.fmt_time(row['last_error_us'], tz)}: "
-             f"{row['last_error']}")
+             f"{user.show(row['last_error'])}")
 
 st.subheader("Freshness by event type")
 try:
@@ -82,8 +82,8 @@ reasons = data.reject_reasons()
 if reasons.empty:
     st.success("No rejected records.", icon=":material/check_circle:")
     st.stop()
-st.dataframe(reasons.rename(columns={"source": "Source", "reason": "Reason",
-                                     "records": "Records"}), hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame({"Source": reasons["source"], "Reason": reasons["reason"].map(
+    user.show), "Records": reasons["records"]}), hide_index=True, width="stretch")
 left, right = st.columns(2)
 source = left.selectbox("Source", ["All sources", *sorted(reasons["source"].unique())])
 page_rows, count = data.rejects_page(None if source == "All sources" else source, 0, 1)
@@ -93,11 +93,14 @@ page_rows, count = data.rejects_page(None if source == "All sources" else source
                                      PAGE_SIZE)
 st.dataframe(pd.DataFrame({
     "Id": page_rows["id"], "Source": page_rows["source"], "Format": page_rows["format"],
-    "Where": page_rows["location"], "Reason": page_rows["reason"],
+    "Where": page_rows["location"].map(user.show), "Reason": page_rows["reason"].map(user.show),
     "Received": page_rows["received_us"].map(lambda v: fx.fmt_time(v, tz)),
 }), hide_index=True, width="stretch")
 st.caption(f"{count:,} rejected record(s); page {page} of {pages}, newest first.")
 pick = st.selectbox("Show the raw payload of", page_rows["id"].tolist(),
                     format_func=lambda i: f"#{i}")
 if pick is not None:
-    st.code(data.reject_raw(int(pick)) or "", language="json", wrap_lines=True)
+    st.code(user.show(data.reject_raw(int(pick))) or "", language="json", wrap_lines=True)
+if not user.sees_personal_data:
+    st.caption(f"Personal fields (e-mail, phone, names, ...) are masked for the {user.role} "
+               "role; operators and editors see payloads as stored.")

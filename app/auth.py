@@ -32,6 +32,7 @@ ROLES = ("editor", "operator", "viewer")
 SEES_PERSONAL_DATA = frozenset({"editor", "operator"})
 DEFAULT_USERS_FILE = "var/users.yaml"
 SESSION_KEY = "baton_user"
+RETURN_TO = "page"  # query parameter: the page asked for before signing in
 # checked against when the name is unknown, so a wrong name costs as long as a wrong password
 _DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=4))
 
@@ -183,12 +184,13 @@ def current_user() -> User | None:
     return user if isinstance(user, User) and user.via == "local" else None
 
 
-def page_user() -> User:
+def page_user(page_file: str) -> User:
     """The user the router signed in. A page reached without going through the router (the
-    very first request of a fresh server can be a page's own URL) is sent through it."""
+    very first request of a fresh server can be a page's own URL) is sent through it, which
+    returns to the page (`RETURN_TO`) once someone is signed in."""
     user = st.session_state.get(SESSION_KEY)
     if not isinstance(user, User):
-        st.switch_page("ui.py")
+        st.switch_page("ui.py", query_params={RETURN_TO: Path(page_file).stem})
     return user
 
 

@@ -99,8 +99,8 @@ def test_with_users_every_page_asks_to_sign_in_first(store_url, users, monkeypat
     at = app_test(monkeypatch, store_url, copy_config(tmp_path), users)
     at.run()
     assert "Sign in to see the SLA dashboard." in texts(at) and not at.metric
-    with pytest.raises(ValueError, match=r"Known pages: \['Sign in'\]"):
-        at.switch_page("pages/editor.py")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/editor.py")  # no page of the dashboard's is served
 
 
 def test_a_wrong_password_is_refused_and_the_right_one_signs_in(store_url, users, monkeypatch,

@@ -15,7 +15,7 @@ from slas.spec import CompletenessSla, LatencySla
 
 PERIODS = {"24h": 1, "7d": 7, "30d": 30}
 
-user = auth.page_user()
+user = auth.page_user(__file__)
 tz = st.session_state.get("tz", "UTC")
 st.title("Journeys & stalls")
 st.caption("Which leads are stuck right now, at which stage, and which team owns the next step.")
@@ -53,6 +53,8 @@ c.metric("Stalled now (7d)", f"{len(stuck):,}",
               "stall_after (default 15m).")
 funnel_col, stall_col = st.columns(2)
 funnel_col.plotly_chart(fx.funnel(counts), width="stretch")
+funnel_col.caption("Leads counted per stage over the period: a lead still on its way counts as "
+                   "stopped where it is now.")
 if stuck.empty:
     stall_col.success("No stalled leads right now.")
 else:

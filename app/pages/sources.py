@@ -7,13 +7,14 @@ import streamlit as st
 
 from app import auth, data
 from app import figures as fx
+from collectors.store import now_us
 from slas.errors import DefinitionError
 from slas.spec import FreshnessSla
 
 PERIODS = {"24h": 1, "7d": 7, "30d": 30}
 PAGE_SIZE = 50
 
-user = auth.page_user()
+user = auth.page_user(__file__)
 tz = st.session_state.get("tz", "UTC")
 st.title("Sources")
 st.caption("Per collector: last success, freshness, lag, ingest rate, errors, and every "
@@ -27,7 +28,7 @@ if sources.empty:
 
 
 def age(us: float | None) -> str:
-    return "—" if us is None or pd.isna(us) else fx.fmt_duration((now - us) / 1e6)
+    return fx.fmt_elapsed(us, now_us())
 
 
 def total(row: pd.Series, name: str) -> int:

@@ -60,10 +60,6 @@ class User:
         """Stored text (a raw payload, a reason, an error) as this user may see it."""
         return text if self.sees_personal_data else privacy.mask_text(text)
 
-    def show_value(self, value: Any) -> Any:
-        """A stored JSON value (an event's data) as this user may see it."""
-        return value if self.sees_personal_data else privacy.mask(value)
-
 
 ANONYMOUS = User("anonymous", "viewer", "anonymous")
 

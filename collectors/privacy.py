@@ -32,9 +32,10 @@ DEFAULT_FIELDS = (
     "street", "city", "zip", "postcode", "postalcode", "ip", "ip_address", "birthdate",
     "dateofbirth", "ssn",
 )
-EMAIL = re.compile(r"[\w.+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+")
+EMAIL = re.compile(r"[\w.+-]+(?:@|%40|\\u0040)[\w-]+(?:\.[\w-]+)+")  # also URL- or JSON-escaped
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _QUOTED = r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\''
+_JSON_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')
 _PAIR = re.compile(rf"(?P<key>{_QUOTED}|[A-Za-z_][\w.-]*)(?P<sep>\s*[:=]\s*)"
                    rf"(?P<value>{_QUOTED}|[^\s,;&{{}}\[\]]+)")
 
@@ -71,19 +72,24 @@ def mask_text(text: str | None, names: Iterable[str] | None = None) -> str | Non
     JSON (re-serialised compactly when something was masked), anything else its shape."""
     if not isinstance(text, str):
         return text  # None (or a missing cell): nothing to mask
-    wanted = _wanted(names)
+    return _mask_text(text, _wanted(names))
+
+
+def _mask_text(text: str, wanted: frozenset[str]) -> str:
+    if text.lstrip()[:1] not in ("{", "["):  # not a JSON object or array
+        return _mask_plain(text, wanted)
     try:
         parsed = orjson.loads(text)
     except orjson.JSONDecodeError:
         return _mask_plain(text, wanted)
-    if not isinstance(parsed, dict | list):
-        return _mask_plain(text, wanted)
     masked = _mask(parsed, wanted)
     if masked != parsed:
         return orjson.dumps(masked).decode()
-    # nothing to mask in what the parser kept: keep the text as stored, still masked as
-    # text, for what a parser drops (the first of two equal keys)
-    return _mask_plain(text, wanted)
+    # nothing to mask in what the parser kept: keep the text as stored, unless it holds what
+    # a parser drops (the first of two equal keys)
+    if _has_email(text) or any(_personal(k, wanted) for k in _JSON_KEY.findall(text)):
+        return _mask_plain(text, wanted)
+    return text
 
 
 def _mask(value: Any, wanted: frozenset[str]) -> Any:
@@ -98,18 +104,15 @@ def _mask(value: Any, wanted: frozenset[str]) -> Any:
 
 
 def _mask_string(value: str, wanted: frozenset[str]) -> str:
-    """A string value; one that holds JSON itself (a `data` sent as text) is masked inside."""
-    if value[:1] in "{[":
-        try:
-            inner = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return _mask_plain(value, wanted)
-        return orjson.dumps(_mask(inner, wanted)).decode()
-    return _mask_plain(value, wanted)
+    # a string can hold JSON itself (a `data` sent as text): masked inside, like raw text
+    return _mask_text(value, wanted)
 
 
 def _mask_plain(text: str, wanted: frozenset[str]) -> str:
     """Text that is not JSON: personal `key: value` / `key=value` pairs, then addresses."""
+    if ":" not in text and "=" not in text:
+        return EMAIL.sub(MASK, text) if _has_email(text) else text
+
     def replace(match: re.Match[str]) -> str:
         key = match["key"].strip("\"'")
         if not _personal(key, wanted):
@@ -117,13 +120,19 @@ def _mask_plain(text: str, wanted: frozenset[str]) -> str:
         quote = match["value"][0] if match["value"][0] in "\"'" else ""
         return f"{match['key']}{match['sep']}{quote}{MASK}{quote}"
 
-    return EMAIL.sub(MASK, _PAIR.sub(replace, text))
+    paired = _PAIR.sub(replace, text)
+    return EMAIL.sub(MASK, paired) if _has_email(paired) else paired
+
+
+def _has_email(text: str) -> bool:
+    return ("@" in text or "%40" in text or "\\u0040" in text) and EMAIL.search(text) is not None
 
 
 def _wanted(names: Iterable[str] | None) -> frozenset[str]:
     return fields() if names is None else frozenset(filter(None, map(_normal, names)))
 
 
+@functools.lru_cache(maxsize=65536)
 def _personal(key: str, wanted: frozenset[str]) -> bool:
     words = [w.lower() for w in _WORD.findall(key)]
     return _normal(key) in wanted or any(w in wanted for w in words)

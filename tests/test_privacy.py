@@ -43,6 +43,7 @@ def test_personal_fields_are_masked_at_any_depth_and_other_fields_are_kept():
 @pytest.mark.parametrize("value", [
     ADDRESS, f"write to <{ADDRESS}> today", f"mailto:{ADDRESS}",
     "contact=" + ADDRESS.replace("@", "%40") + "&x=1",
+    "escaped in cut-off JSON: " + ADDRESS.replace("@", "\\u0040"),
     f"Contact with email {ADDRESS.upper()} already exists",
 ])
 def test_an_email_address_is_masked_in_any_value_under_any_key(value):

@@ -21,7 +21,10 @@ from collectors.schema import format_time, to_us
 from collectors.store import Store
 
 ADDRESSES = ["ana.reject@example.org", "ana.reason@example.org", "ana.broken@example.org",
-             "ana.event@example.org", "ana.subject@example.org", "ana.key@example.org"]
+             "ana.event@example.org", "ana.subject@example.org", "ana.key@example.org",
+             "ana.upload@example.org"]
+ON_SOURCES = [0, 1, 2, 6]  # in rejects, and the name the file was ingested under
+ON_JOURNEYS = [3, 4, 5]  # in a lead's events, and a lead keyed by an address
 PHONE = "+44 20 7946 0958"
 LEAD = "L-PRIVATE"
 
@@ -55,7 +58,7 @@ def private_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     store = Store.open(url)
     payload = private_records(datetime.now(UTC).replace(second=0, microsecond=0))
     ingest_file(store, io.BytesIO(payload), "private.jsonl", len(payload), "cloudevents",
-                "private")
+                f"uploads/{ADDRESSES[6]}.jsonl")
     populate(store, config, leads=20, days=1)
     store.close()
     users = folder / "users.yaml"
@@ -128,9 +131,9 @@ def test_a_viewer_never_sees_a_stored_email_address_or_phone_number(
 def test_an_operator_and_an_editor_see_rejects_and_events_as_stored(
         monkeypatch, private_store, tmp_path, who):
     sources = sources_seen(open_as(monkeypatch, private_store, tmp_path, who, "sources"))
-    assert all(a in sources for a in ADDRESSES[:3]) and PHONE in sources
+    assert all(ADDRESSES[i] in sources for i in ON_SOURCES) and PHONE in sources
     journeys = journeys_seen(open_as(monkeypatch, private_store, tmp_path, who, "journeys"))
-    assert all(a in journeys for a in ADDRESSES[3:]) and "[masked]" not in journeys
+    assert all(ADDRESSES[i] in journeys for i in ON_JOURNEYS) and "[masked]" not in journeys
 
 
 def test_the_viewer_is_told_that_personal_fields_are_masked(monkeypatch, private_store,

@@ -154,7 +154,7 @@ with st.expander(f"Records ({len(timeline.events)}) and spans ({len(timeline.spa
         hide_index=True, width="stretch")
     if timeline.spans:
         st.dataframe(pd.DataFrame([{
-            "Span": user.show(sp["name"]), "Service": sp["service"], "Start": fx.fmt_time(
-                sp["start_us"], tz, seconds=True), "Duration": fx.fmt_duration(
+            "Span": user.show(sp["name"]), "Service": user.show(sp["service"]),
+            "Start": fx.fmt_time(sp["start_us"], tz, seconds=True), "Duration": fx.fmt_duration(
                 (sp["end_us"] - sp["start_us"]) / 1e6), "Status": sp["status_code"]}
             for sp in timeline.spans]), hide_index=True, width="stretch")

@@ -38,7 +38,8 @@ def total(row: pd.Series, name: str) -> int:
 
 last_ok = sources["last_success_us"].combine_first(sources["last_run_us"])
 st.dataframe(pd.DataFrame({
-    "Source": sources["source"], "Kind": sources["kind"].fillna(sources["format"]),
+    "Source": sources["source"].map(user.show),
+    "Kind": sources["kind"].fillna(sources["format"]),
     "Last success": last_ok.map(lambda v: fx.fmt_time(v, tz)),
     "Since": last_ok.map(age),
     "Freshness": sources["newest_event_us"].map(age),
@@ -54,7 +55,7 @@ st.dataframe(pd.DataFrame({
 })
 errors = sources.dropna(subset=["last_error"]) if "last_error" in sources else sources[:0]
 for _, row in errors.iterrows():
-    st.error(f"**{row['source']}** failed {fx.fmt_time(row['last_error_us'], tz)}: "
+    st.error(f"**{user.show(row['source'])}** failed {fx.fmt_time(row['last_error_us'], tz)}: "
              f"{user.show(row['last_error'])}")
 
 st.subheader("Freshness by event type")
@@ -76,24 +77,28 @@ rate = data.ingest_rate(now - PERIODS[period] * 86400 * data.US)
 if rate.empty:
     st.caption(f"No ingest runs in the last {period}.")
 else:
-    st.plotly_chart(fx.ingest_rate(rate, tz), width="stretch")
+    st.plotly_chart(fx.ingest_rate(rate.assign(source=rate["source"].map(user.show)), tz),
+                    width="stretch")
 
 st.subheader("Rejected records")
 reasons = data.reject_reasons()
 if reasons.empty:
     st.success("No rejected records.", icon=":material/check_circle:")
     st.stop()
-st.dataframe(pd.DataFrame({"Source": reasons["source"], "Reason": reasons["reason"].map(
-    user.show), "Records": reasons["records"]}), hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame({"Source": reasons["source"].map(user.show),
+                           "Reason": reasons["reason"].map(user.show),
+                           "Records": reasons["records"]}), hide_index=True, width="stretch")
 left, right = st.columns(2)
-source = left.selectbox("Source", ["All sources", *sorted(reasons["source"].unique())])
+source = left.selectbox("Source", ["All sources", *sorted(reasons["source"].unique())],
+                        format_func=user.show)
 page_rows, count = data.rejects_page(None if source == "All sources" else source, 0, 1)
 pages = max((count + PAGE_SIZE - 1) // PAGE_SIZE, 1)
 page = right.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1)
 page_rows, count = data.rejects_page(None if source == "All sources" else source, page - 1,
                                      PAGE_SIZE)
 st.dataframe(pd.DataFrame({
-    "Id": page_rows["id"], "Source": page_rows["source"], "Format": page_rows["format"],
+    "Id": page_rows["id"], "Source": page_rows["source"].map(user.show),
+    "Format": page_rows["format"],
     "Where": page_rows["location"].map(user.show), "Reason": page_rows["reason"].map(user.show),
     "Received": page_rows["received_us"].map(lambda v: fx.fmt_time(v, tz)),
 }), hide_index=True, width="stretch")

@@ -82,7 +82,9 @@ def configured_parser(args: argparse.Namespace) -> Parser | None:
 
 def ingest_file(store: Store, stream: Any, name: str, size: int | None, format: str,
                 source: str, parser: Parser | None = None) -> WriteCounts:
-    """The `baton ingest` pipeline, shared by the demo: run record, batches, rejects."""
+    """The `baton ingest` pipeline, shared by the demo: run record, batches, rejects, and
+    the source's status (newest record, hence freshness and lag, for the Sources page)."""
+    first_seq = store.last_seq()
     run_id = store.start_run(source, format, name)
     progress = progress_printer(stream, size, sys.stderr)
     try:
@@ -95,6 +97,8 @@ def ingest_file(store: Store, stream: Any, name: str, size: int | None, format: 
         if progress is not None:
             sys.stderr.write("\n")
     store.finish_run(run_id, counts)
+    store.record_source(source, format, counts,
+                        newest_event_us=store.newest_of_run(run_id, first_seq))
     if counts.events > 100_000:
         analyze(store, [events])
     if size == 0 or (counts == WriteCounts() and size is None):

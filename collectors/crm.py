@@ -22,6 +22,7 @@ import requests
 from collectors.counts import RecordBatch, WriteCounts
 from collectors.errors import CollectorError, InvalidEvent
 from collectors.mapping import MISSING, SourceMap, coerce_time, lookup, map_record
+from collectors.privacy import mask_text
 from collectors.runner import Poll, commit, newest
 from collectors.schema import Event, format_time
 from collectors.sources import HubSpotSource, SalesforceSource, secret, source_map
@@ -30,8 +31,9 @@ from collectors.store import Reject, Store, now_us
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 MAX_RETRIES = 6
-HUBSPOT_PROPERTIES = ("email", "createdate", "lastmodifieddate", "hubspot_owner_id",
-                      "hubspot_owner_assigneddate", "lifecyclestage", "hs_lead_status")
+# the watermark; every other property is asked for only when the mapping or `properties`
+# names it (a personal field that nothing reads is not collected)
+HUBSPOT_PROPERTIES = ("lastmodifieddate",)
 SALESFORCE_FIELDS = ("Id", "OwnerId", "Status", "IsConverted", "ConvertedDate", "CreatedDate",
                      "LastModifiedDate", "SystemModstamp")
 
@@ -274,7 +276,7 @@ class SalesforceCollector(_Watermarked):
 
 
 def _property_names(mapping: SourceMap) -> set[str]:
-    paths = [*mapping.key_paths, *mapping.data_paths.values(),
+    paths = [*mapping.key_paths, *mapping.data_paths.values(), mapping.time_path,
              *[r.time for r in mapping.rules if r.time], *[p for r in mapping.rules
                                                            for p in r.when]]
     return {p.split(".", 1)[1] for p in paths if p.startswith("properties.")}
@@ -295,21 +297,25 @@ def _salesforce_limited(response: requests.Response) -> bool:
 
 
 def _hubspot_message(response: requests.Response) -> str:
+    """The API's own words, personal data masked: they go to logs and the Sources page."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200] or response.reason
-    return str(body.get("message") or body.get("category") or body)[:300]
+        return mask_text(response.text[:200]) or response.reason
+    if not isinstance(body, dict):
+        return mask_text(str(body)[:300])
+    return mask_text(str(body.get("message") or body.get("category") or body)[:300])
 
 
 def _salesforce_message(response: requests.Response) -> str:
+    """The API's own words, personal data masked: they go to logs and the Sources page."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200] or response.reason
+        return mask_text(response.text[:200]) or response.reason
     if isinstance(body, list) and body and isinstance(body[0], dict):
-        return f"{body[0].get('errorCode')}: {body[0].get('message')}"[:300]
-    return str(body)[:300]
+        return mask_text(f"{body[0].get('errorCode')}: {body[0].get('message')}"[:300])
+    return mask_text(str(body)[:300])
 
 
 def _id(record: Any) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from collectors.errors import CollectorError, StoreUnavailable
+from collectors.privacy import mask_text
 from collectors.schema import Event
 from collectors.store import Reject, Store, WriteCounts
 
@@ -111,8 +112,10 @@ def _record_error(store: Store, collector: Collector, message: str) -> None:
 
 
 def _first_line(exc: DBAPIError) -> str:
+    """The database's message, personal data masked (it may quote the row: it is logged)."""
     text = str(exc.orig) if exc.orig is not None else str(exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return mask_text(first)
 
 
 def monotonic_deadline(seconds: float) -> float:

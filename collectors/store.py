@@ -194,6 +194,18 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
 
+    def last_seq(self) -> int:
+        """The newest event's sequence number (0 for none): where a run's own rows start."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(events.c.seq))).scalar() or 0)
+
+    def newest_of_run(self, run_id: int, after_seq: int) -> int | None:
+        """The newest event time among the rows an ingest run stored after `after_seq`
+        (a primary-key range of the run's own rows; no scan of older events)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(events.c.time_us)).where(
+                events.c.seq > after_seq, events.c.run_id == run_id)).scalar()
+
 
 @contextmanager
 def _within(engine: Engine, conn: Connection | None) -> Iterator[Connection]:

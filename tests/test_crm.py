@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from collectors.crm import CrmAuthError, HubSpotCollector, SalesforceCollector
 from collectors.errors import CollectorError
-from collectors.sources import HubSpotSource, SalesforceSource
+from collectors.runner import poll_and_record
+from collectors.sources import HubSpotSource, Rule, SalesforceSource
 from collectors.store import Store
-from collectors.tables import cursors, events, rejects
+from collectors.tables import cursors, events, rejects, source_status
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -95,6 +96,54 @@ def test_hubspot_contacts_become_upserted_and_assigned_events_keyed_by_lead_id(
     assert body["filterGroups"][0]["filters"][0]["propertyName"] == "lastmodifieddate"
     assert body["sorts"] == [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]
     assert "hubspot_owner_assigneddate" in body["properties"]
+
+
+def test_hubspot_asks_only_for_the_properties_its_mapping_reads(
+        store: Store, crm: FakeCrm, token: str) -> None:
+    crm.contacts = [contact(1, NOW - timedelta(minutes=5))]
+    rules = (Rule(type="crm.lead.upserted", time="properties.createdate"),
+             Rule(type="crm.lead.won", when={"properties.dealstage": "won"},
+                  time="properties.closedate"))
+    hubspot(store, crm, token, key=("properties.lead_id",), rules=rules,
+            data={"stage": "properties.lifecyclestage"}).poll()
+    assert set(crm.requests[0][2]["properties"]) == {
+        "lastmodifieddate",  # the watermark
+        "lead_id",  # `properties:` of the source (and its key)
+        "createdate", "dealstage", "closedate", "lifecyclestage"}  # rules and data
+
+
+def test_hubspot_collects_no_personal_field_that_no_mapping_uses(
+        store: Store, crm: FakeCrm, token: str) -> None:
+    broken = contact(9, NOW - timedelta(minutes=9))
+    broken["properties"]["createdate"] = "yesterday"
+    crm.contacts = [contact(1, NOW - timedelta(minutes=5)), broken]
+    hubspot(store, crm, token).poll()
+    assert "email" not in crm.requests[0][2]["properties"]
+    with store.engine.connect() as conn:
+        kept = [*conn.execute(select(rejects.c.raw)).scalars(),
+                *conn.execute(select(events.c.data)).scalars()]
+    assert len(kept) == 3 and not any("@example.org" in (text or "") for text in kept)
+    crm.requests.clear()
+    hubspot(store, crm, token, data={"contact": "properties.email"}).poll()
+    assert "email" in crm.requests[0][2]["properties"]  # a mapping that reads it asks for it
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param({"status": "error", "category": "VALIDATION_ERROR", "message":
+                  "Contact with email ana.pereira@example.org and phone +351 912 already "
+                  "exists"}, id="json"),
+    pytest.param("<html>no contact ana.pereira@example.org</html>", id="text"),
+])
+def test_an_api_error_quoting_personal_data_is_logged_and_recorded_masked(
+        store: Store, crm: FakeCrm, token: str, body: object) -> None:
+    crm.script = [Scripted(400, body)]
+    collector = hubspot(store, crm, token)
+    with pytest.raises(CollectorError) as failed:
+        poll_and_record(store, collector)
+    with store.engine.connect() as conn:
+        recorded = conn.execute(select(source_status.c.last_error)).scalar()
+    for message in (str(failed.value), recorded):
+        assert "400" in message and "ana.pereira" not in message and "[masked]" in message
 
 
 def test_hubspot_follows_after_cursors_until_the_last_page(

@@ -36,6 +36,8 @@ from slas.definitions import Definitions, load_folder, load_texts
 from slas.engine import evaluate
 from slas.measure import STATUS_SPANS, reach_us
 from slas.spec import JourneySla
+from slas.alerts import latest_episodes
+from slas.silences import Silence, list_silences
 from slas.stalls import StallReport, find_stalls
 from slas.timeline import Timeline, lead_timeline
 
@@ -152,6 +154,28 @@ def _breaches(url: str, since_us: int) -> pd.DataFrame:
 def breach_rows(since_us: int) -> pd.DataFrame:
     """Open breaches and those open at any time after `since_us`, newest first."""
     return _breaches(store_url(), since_us)
+
+
+# --- alerts and silences ---
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _alerts(url: str) -> list[dict[str, Any]]:
+    return latest_episodes(_store(url))
+
+
+def alerts() -> list[dict[str, Any]]:
+    """The newest episode of every alert with its notifications (slas.alerts)."""
+    return _alerts(store_url())
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _silences(url: str) -> list[Silence]:
+    return list_silences(_store(url))
+
+
+def silences() -> list[Silence]:
+    """Every silence, newest first (ended ones too: they are the audit trail)."""
+    return _silences(store_url())
 
 
 # --- journeys ---

@@ -5,18 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import auth, data
+from app import alert_views, auth, data
 from app import figures as fx
 from collectors.store import now_us
 from slas.errors import DefinitionError
 
 PERIODS = {"24h": 1, "7d": 7, "30d": 30}
 
-auth.page_user(__file__)
+user = auth.page_user(__file__)
 tz = st.session_state.get("tz", "UTC")
 st.title("Breaches")
 st.caption("Open and recent SLA breaches: owner, duration, worst SLI and the stage where the "
-           "bad journeys stalled (with the team accountable for the next stage).")
+           "bad journeys stalled (with the team accountable for the next stage); the alerts "
+           "they raised and where each notification went; silences.")
 
 now = data.now_minute()
 left, middle, right = st.columns(3)
@@ -28,8 +29,9 @@ if data.last_evaluated() is None:
     st.stop()
 try:
     team_names = {k: t.name for k, t in data.definitions().teams.items()}
+    sla_names = [sla.name for sla in data.definitions().slas]
 except DefinitionError:
-    team_names = {}
+    team_names, sla_names = {}, []
 teams = middle.multiselect("Team", sorted(rows["team"].unique()), placeholder="All teams",
                            format_func=lambda t: team_names.get(t, t))
 open_only = right.toggle("Open breaches only")
@@ -45,6 +47,8 @@ b.metric(f"Breaches in {period}", len(rows))
 c.metric("Teams affected", rows["team"].nunique())
 if rows.empty:
     st.success(f"No breaches in the last {period}.", icon=":material/check_circle:")
+    alert_views.alerts_section(user, tz, team_names, teams)
+    alert_views.silences_section(user, tz, sla_names, sorted(team_names), team_names)
     st.stop()
 
 clock = now_us()  # durations by the clock, not by the minute the cached reads are keyed on
@@ -92,3 +96,5 @@ for _, row in open_rows.iterrows():
 st.plotly_chart(fx.breach_timeline(rows.assign(team=rows["team"].map(
     lambda t: team_names.get(t, t))), max(clock, int(rows["opened_at_us"].max())), tz),
     width="stretch")
+alert_views.alerts_section(user, tz, team_names, teams)
+alert_views.silences_section(user, tz, sla_names, sorted(team_names), team_names)

@@ -32,12 +32,12 @@ from collectors.tables import (
     source_status,
 )
 from slas import population
+from slas.alerts import latest_episodes
 from slas.definitions import Definitions, load_folder, load_texts
 from slas.engine import evaluate
 from slas.measure import STATUS_SPANS, reach_us
-from slas.spec import JourneySla
-from slas.alerts import latest_episodes
 from slas.silences import Silence, list_silences
+from slas.spec import JourneySla
 from slas.stalls import StallReport, find_stalls
 from slas.timeline import Timeline, lead_timeline
 

@@ -56,9 +56,9 @@ def run_import(args: argparse.Namespace) -> int:
     for refusal in imported.refused:
         print(f"baton: {refusal}", file=sys.stderr)
     if imported.refused:
-        mapped = len(imported.slas)
-        print(f"baton: {len(imported.refused)} document(s) not imported; "
-              f"{mapped} SLA(s) imported", file=sys.stderr)
+        print(f"baton: {len(imported.refused)} document(s) not imported; imported "
+              f"{len(imported.teams)} team(s), {len(imported.journeys)} journey(s), "
+              f"{len(imported.slas)} SLA(s)", file=sys.stderr)
         return 1
     return 0
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from slas.openslo_v1 import API_VERSION, DNS_LABEL, MAX_DESCRIPTION, MAX_DISPLAY_NAME
@@ -34,7 +36,6 @@ from slas.spec import (
     Sla,
     Team,
     format_duration,
-    parse_objective,
 )
 from slas.spec_text import alerts_data, journey_data, objective_text
 
@@ -126,9 +127,15 @@ def sla_annotations(sla: Sla) -> dict[str, str]:
     if sla.alerts is not None:
         notes[PREFIX + "alerts"] = json.dumps(alerts_data(sla.alerts))
     for key, value in (("objective", sla.objective), ("warn", sla.warn)):
-        if value is not None and parse_objective(float(value)) != value:
+        if value is not None and Decimal(repr(target_number(value))) != value:
             notes[PREFIX + key] = objective_text(value)  # a float would round it
     return notes
+
+
+def target_number(value: Decimal) -> float:
+    """An objective as OpenSLO's `target`: the nearest float below 1 (a float may round
+    0.99999999999999999 up to 1, which `target` may not be)."""
+    return min(float(value), math.nextafter(1.0, 0.0))
 
 
 def indicator_spec(sla: Sla, source_ref: str | None) -> dict[str, Any]:
@@ -168,7 +175,7 @@ def objectives(sla: Sla) -> list[dict[str, Any]]:
     for name, value in (("objective", sla.objective), ("warn", sla.warn)):
         if value is None:
             continue
-        item: dict[str, Any] = {"displayName": name, "target": float(value)}
+        item: dict[str, Any] = {"displayName": name, "target": target_number(value)}
         if isinstance(sla, FreshnessSla):
             item.update(timeSliceTarget=1, timeSliceWindow=SLICE)
         out.append(item)

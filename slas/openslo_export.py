@@ -79,7 +79,8 @@ def alert_documents(slas: Sequence[Sla], config: AlertsConfig | None) -> Alertin
     conditions: dict[str, dict[str, Any]] = {}
     policies: list[dict[str, Any]] = []
     for sla in slas:
-        for condition in _conditions(sla, policy_for(sla, config), out.notes):
+        unique = {c.name: c for c in _conditions(sla, policy_for(sla, config), out.notes)}
+        for condition in unique.values():  # a window written twice alerts once
             labels = {"alertname": condition.rule, "sla": sla.name, "team": sla.team,
                       "severity": condition.severity}
             names = list(dict.fromkeys(name for route in routes_for(config, labels)

@@ -28,7 +28,14 @@ from pydantic import ValidationError
 
 from slas.definitions import load_texts
 from slas.errors import DefinitionError
-from slas.openslo import BATON, PREFIX, budgeting_method, indicator_spec, objectives
+from slas.openslo import (
+    BATON,
+    PREFIX,
+    budgeting_method,
+    indicator_spec,
+    objectives,
+    target_number,
+)
 from slas.openslo_v1 import (
     OpenSloError,
     Parsed,
@@ -252,7 +259,8 @@ def _foreign(sli: SliSpec, where: str, ctx: _Context) -> str | None:
             return f"reads DataSource {ref!r} ({at}), which is not in the file or not Baton's"
         if kind.lower() != BATON.lower():
             what = "query" if "query" in source.spec else "metric"
-            return f"counts with a {kind} {what} ({at})"
+            article = "an" if kind[:1].lower() in "aeiou" else "a"
+            return f"counts with {article} {kind} {what} ({at})"
     return None
 
 
@@ -309,7 +317,7 @@ def _targets(parsed: Parsed) -> dict[str, str]:
 
 def _same(text: str, number: float) -> bool:
     try:
-        return float(parse_objective(text)) == number
+        return target_number(parse_objective(text)) == number
     except ValueError:
         return False
 

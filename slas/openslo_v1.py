@@ -268,10 +268,8 @@ def _check_objective(spec: SloSpec, objective: Objective) -> None:
     if spec.budgetingMethod == "Timeslices" and objective.timeSliceTarget is None:
         raise ValueError("Timeslices objectives need a timeSliceTarget")
     sli = spec.indicator.spec if spec.indicator is not None else None
-    if sli is not None and sli.ratioMetric is not None and (
-            objective.op is not None or objective.value is not None):
-        raise ValueError("`op` and `value` belong to objectives of a thresholdMetric, not a "
-                         "ratioMetric")
+    # The README lets objectives of a ratioMetric carry `op` (its own examples do; the
+    # go-sdk refuses it): allowed here, meaningless there.
     if sli is not None and sli.thresholdMetric is not None and (
             objective.op is None or objective.value is None):
         raise ValueError("objectives of a thresholdMetric need `op` and `value`")

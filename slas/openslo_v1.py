@@ -347,7 +347,7 @@ def read_stream(text: str, file: str) -> list[Raw]:
         documents = list(yaml.load_all(text, Loader=StreamLoader))  # noqa: S506 - safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
+        line = min(mark.line + 1, max(text.count("\n"), 1)) if mark else 1
         raise OpenSloError(f"{file}:{line}: not valid YAML: {exc.problem}; give a file of "
                            "OpenSLO v1 documents") from None
     except yaml.YAMLError as exc:

@@ -1,4 +1,5 @@
-"""Baton's SLA definitions as OpenSLO v1 documents (`baton openslo export`).
+"""The mapping of each Baton object to its OpenSLO v1 object, shared by export
+(`slas.openslo_export` assembles the documents) and import (`slas.openslo_import`).
 
     team     -> Service          (SLO.spec.service names it)
     journey  -> DataSource       type Baton; connectionDetails hold its key and stages
@@ -6,7 +7,7 @@
                                  Baton; Occurrences (latency, completeness) or Timeslices of
                                  one minute (freshness); a rolling timeWindow; the objective
                                  (and `warn`, a second, stricter objective)
-    alerting -> AlertPolicy, AlertCondition, AlertNotificationTarget, from config/alerts.yaml
+    alerting -> AlertPolicy, AlertCondition, AlertNotificationTarget (slas.openslo_export)
 
 What OpenSLO has no field for is kept in `metadata.annotations` under `baton.dev/`: the kind,
 journey, from, to, threshold, within, where, type, source, max_age, severity, the SLA's own

@@ -48,6 +48,8 @@ def stage_data(stage: Stage) -> dict[str, Any]:
     data: dict[str, Any] = {"name": stage.name, "owner": stage.owner, "on": list(stage.on)}
     if stage.stall_after is not None:
         data["stall_after"] = format_duration(stage.stall_after)
+    if stage.fails_on:
+        data["fails_on"] = list(stage.fails_on)
     return data
 
 

@@ -67,6 +67,8 @@ def journeys(draw: st.DrawFn, teams: list[str]) -> dict[str, Any]:
                                            range(draw(st.integers(1, 2)))]}
             if draw(st.booleans()):
                 item["stall_after"] = draw(st.sampled_from(["30s", "5m", "2h"]))
+            if draw(st.booleans()):
+                item["fails_on"] = [f"t{index}.{position}.failed"]
             stages.append(item)
         out[name] = {"key": draw(st.sampled_from(ENVELOPE_KEYS)), "stages": stages}
     return out

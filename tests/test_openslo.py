@@ -310,3 +310,30 @@ def test_the_field_tables_refuse_what_openslo_v1_forbids(name: str, data: dict[s
     result = parse_object(Raw(data, 7))
     assert isinstance(result, str), name
     assert why in result, result
+
+
+# --- The writer keeps up with the format -------------------------------------------------
+
+def test_the_baton_v1_writer_knows_every_field_of_the_models():
+    """A field added to slas/spec.py must be written by slas/spec_text.py (and generated in
+    tests/openslo_strategies.py), or the round trip silently drops it."""
+    from slas import spec
+
+    written = {
+        spec.Team: {"name", "description"},
+        spec.Stage: {"name", "owner", "on", "stall_after", "fails_on"},
+        spec.Journey: {"key", "stages"},
+        spec.SlaAlerts: {"rules", "min_events", "burn"},
+        spec.BurnOverride: {"fast", "slow"},
+        spec.BurnWindow: {"long_s", "short_s", "factor"},
+        spec.LatencySla: COMMON | JOURNEY | {"threshold"},
+        spec.CompletenessSla: COMMON | JOURNEY | {"within"},
+        spec.FreshnessSla: COMMON | {"type", "source", "max_age"},
+    }
+    for model, fields in written.items():
+        assert set(model.model_fields) == fields, model.__name__
+
+
+COMMON = {"name", "description", "team", "kind", "objective", "warn", "window", "severity",
+          "alerts"}
+JOURNEY = {"journey", "from_", "to", "where"}

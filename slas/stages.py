@@ -15,8 +15,7 @@ import hashlib
 from collections.abc import Iterable
 
 import orjson
-from sqlalchemy import Connection, Text, and_, case, cast, delete, func, literal, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Connection, and_, case, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -30,6 +29,7 @@ from collectors.tables import (
     sla_population,
 )
 from slas import population
+from slas.attributes import attribute_value
 from slas.definitions import Definitions
 from slas.spec import CompletenessSla, Journey, LatencySla
 
@@ -125,14 +125,6 @@ def _track_open(store: Store, conn: Connection, name: str, journey: Journey,
         final.c.journey == name, final.c.stage == journey.stages[-1].name,
         final.c.jkey == journey_open.c.jkey).exists()
     conn.execute(delete(journey_open).where(journey_open.c.journey == name, finished))
-
-
-def attribute_value(store: Store, attr: str) -> ColumnElement[str]:
-    """SQL for the JSON text of `data.<attr>` (NULL when absent), on either dialect."""
-    if store.dialect == "sqlite":
-        path = '$."' + attr.replace('"', '\\"') + '"'
-        return events.c.data.op("->")(literal(path))
-    return cast(cast(events.c.data, JSONB).op("->")(literal(attr)), Text)
 
 
 def _insert_attrs(store: Store, conn: Connection, name: str, journey: Journey, attr: str,

@@ -188,6 +188,16 @@ class Store:
         with self.engine.begin() as own:
             own.execute(stmt)
 
+    # --- dialect differences in SQL expressions ---
+
+    def greatest(self, *values: Any) -> Any:
+        """The largest of several values, per row (SQLite's scalar max, PostgreSQL's
+        GREATEST)."""
+        return (func.max if self.dialect == "sqlite" else func.greatest)(*values)
+
+    def least(self, *values: Any) -> Any:
+        return (func.min if self.dialect == "sqlite" else func.least)(*values)
+
     # --- reads ---
 
     def count(self, table: Any) -> int:

@@ -182,6 +182,22 @@ sla_population = Table(
     comment="one row per journey of each journey SLA population, clustered by `from` time",
 )
 
+sla_rollups = Table(
+    "sla_rollups",
+    metadata,
+    Column("okey", String, primary_key=True, doc="outcome key: population, kind and limit"),
+    Column("basis", String, primary_key=True, doc="f: by the hour of `from`; k: by the hour "
+           "the outcome became known"),
+    Column("hour_us", BigInteger, primary_key=True),
+    Column("good", BigInteger, nullable=False),
+    Column("bad", BigInteger, nullable=False),
+    Column("reached", BigInteger, nullable=False),
+    Column("final_us", BigInteger, nullable=False, doc="from this time on the counts are "
+           "final: every journey of the hour decided, settled and (if at all) reached"),
+    sqlite_with_rowid=False,
+    comment="hourly roll-ups of journey SLA outcomes (slas.rollups), rebuildable",
+)
+
 sla_results = Table(
     "sla_results",
     metadata,

@@ -12,14 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Float, and_, case, false, func, literal, or_, select, true
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Connection, and_, case, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from collectors.tables import events, journey_stages, sla_population
+from slas import rollups
 from slas.attributes import where_matches
 from slas.definitions import Definitions
 from slas.population import population_key
+from slas.rollups import limit_us
 from slas.spec import CompletenessSla, FreshnessSla, JourneySla, LatencySla, Sla
 
 US = 1_000_000
@@ -76,18 +77,18 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 @dataclass(frozen=True)
 class Population:
-    """A journey SLA's rows at T as a CTE `pop(jkey, f, t)` (the `from` and `to` times, t NULL
-    when never reached): the window's population and, before it, the journeys whose outcome
-    became known within the longest burn-rate span; with SQL for good and bad in the window
-    and in each span, as DESIGN.md defines them."""
+    """A journey SLA's rows at T that the roll-ups do not answer, as a CTE `pop(jkey, f, t)`
+    (the `from` and `to` times, t NULL when never reached), with SQL for good and bad in the
+    window and in each span, as DESIGN.md defines them; and what the roll-ups answered."""
 
     pop: Any
-    rows: list[ColumnElement[bool]]  # the window's population, on `sla_population` itself
-    good: ColumnElement[bool]  # in the window
+    rows: list[ColumnElement[bool]]  # the window's whole population, on `sla_population`
+    good: ColumnElement[bool]  # in the window's rows left to scan
     bad: ColumnElement[bool]
     reached: ColumnElement[bool]
     allowed_us: int
     spans: dict[str, tuple[ColumnElement[bool], ColumnElement[bool]]]  # name -> (good, bad)
+    settled: rollups.Part
 
 
 def population(conn: Connection, sla: JourneySla, key: str, at_us: int,
@@ -97,34 +98,49 @@ def population(conn: Connection, sla: JourneySla, key: str, at_us: int,
 
     A journey's outcome becomes known when it reaches `to` within the limit (good, at t) or
     when its deadline f + limit passes (bad), so a burn-rate span S counts the journeys with
-    t in (T-S, T] (good) or f + limit in (T-S, T] (bad): one range scan over `from` times
-    back to T - (longest span + limit), or the window when that reaches further."""
+    t in (T-S, T] (good) or f + limit in (T-S, T] (bad). Hours whose journeys have all
+    settled come from the roll-ups (`slas.rollups`), when the SLA has them; the rest is one
+    scan of the population's rows over the `from` ranges left."""
     assert isinstance(sla, LatencySla | CompletenessSla)
     latency_kind = isinstance(sla, LatencySla)
     allowed = limit_us(sla)
     lo, hi = at_us - sla.window * US, at_us if latency_kind else at_us - allowed
-    reach = reach_us(sla, spans or {})
+    spans = dict(spans or {})
+    okey = rollups.outcome_key(key, sla)
+    part = (rollups.settled(conn, okey, at_us, (lo, hi), spans)
+            if rollups.is_current(conn, okey) else rollups.Part(
+                window_left=[(lo, hi)],
+                spans_left={name: [(at_us - span, at_us)] for name, span in spans.items()}))
     p = sla_population
     matching = [p.c.pkey == key, *_where(conn, sla, at_us)]
-    rows = [*matching, p.c.f_us > lo, p.c.f_us <= hi]
+    scanned = _merge(part.window_left + [(a - allowed, b) for ranges in
+                                         part.spans_left.values() for a, b in ranges])
     pop = (select(p.c.jkey, p.c.f_us.label("f"), p.c.t_us.label("t"))
-           .where(*matching, p.c.f_us > at_us - reach, p.c.f_us <= at_us).cte("pop"))
+           .where(*matching, rollups.in_ranges(p.c.f_us, scanned)).cte("pop"))
     f, t = pop.c.f, pop.c.t
     reached = and_(t.is_not(None), t <= at_us)
     good = and_(reached, t - f <= allowed)
     # latency: pending while T - f <= threshold; completeness: decided at f + within
     bad = and_(~good, f < at_us - allowed if latency_kind else f <= at_us - allowed)
-    window = and_(f > lo, f <= hi)
-    by_span = {name: (and_(good, t > at_us - span), and_(bad, f > at_us - span - allowed))
-               for name, span in (spans or {}).items()}
-    return Population(pop, rows, and_(window, good), and_(window, bad),
-                      and_(window, reached), allowed, by_span)
+    window = rollups.in_ranges(f, part.window_left)
+    # a good journey whose `to` came before its `from` (clocks disagree) became known before
+    # it began: counted by `_early` (its `from` may lie past the ranges scanned)
+    by_span = {name: (and_(good, t >= f, rollups.in_ranges(t, part.spans_left[name])),
+                      and_(bad, rollups.in_ranges(f + allowed, part.spans_left[name])))
+               for name in spans}
+    return Population(pop, [*matching, p.c.f_us > lo, p.c.f_us <= hi], and_(window, good),
+                      and_(window, bad), and_(window, reached), allowed, by_span, part)
 
 
-def limit_us(sla: JourneySla) -> int:
-    """The journey SLA's limit: a latency threshold or a completeness `within`."""
-    assert isinstance(sla, LatencySla | CompletenessSla)
-    return (sla.threshold if isinstance(sla, LatencySla) else sla.within) * US
+def _merge(ranges: list[rollups.Range]) -> list[rollups.Range]:
+    """(lo, hi] ranges merged where they overlap or touch."""
+    merged: list[rollups.Range] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        elif hi > lo:
+            merged.append((lo, hi))
+    return merged
 
 
 def reach_us(sla: JourneySla, spans: Spans) -> int:
@@ -150,9 +166,26 @@ def _span_columns(p: Population) -> list[ColumnElement[int]]:
     return [_count(condition) for pair in p.spans.values() for condition in pair]
 
 
-def _span_counts(p: Population, values: Sequence[Any]) -> dict[str, tuple[int, int]]:
-    return {name: (int(values[2 * i]), int(values[2 * i + 1]))
-            for i, name in enumerate(p.spans)}
+def _span_counts(conn: Connection, sla: JourneySla, key: str, at_us: int, p: Population,
+                 values: Sequence[Any]) -> dict[str, tuple[int, int]]:
+    early = _early(conn, sla, key, at_us, p) if p.spans else {}
+    out = {}
+    for i, name in enumerate(p.spans):
+        good, bad = p.settled.spans.get(name, (0, 0))
+        out[name] = (good + int(values[2 * i]) + early[name], bad + int(values[2 * i + 1]))
+    return out
+
+
+def _early(conn: Connection, sla: JourneySla, key: str, at_us: int, p: Population
+           ) -> dict[str, int]:
+    """Per span, the good journeys left to scan whose `to` came before their `from` (a
+    negative wait): read along the wait index, they are few."""
+    s = sla_population
+    counts = [func.count().filter(rollups.in_ranges(s.c.t_us, p.settled.spans_left[name]))
+              for name in p.spans]
+    row = conn.execute(select(*counts).where(
+        s.c.pkey == key, s.c.d_us < 0, s.c.f_us <= at_us, *_where(conn, sla, at_us))).one()
+    return {name: int(value) for name, value in zip(p.spans, row, strict=True)}
 
 
 def completeness(conn: Connection, sla: CompletenessSla, key: str, at_us: int,
@@ -160,33 +193,28 @@ def completeness(conn: Connection, sla: CompletenessSla, key: str, at_us: int,
     p = population(conn, sla, key, at_us, spans)
     row = conn.execute(select(_count(p.good), _count(p.bad), *_span_columns(p))
                        .select_from(p.pop)).one()
-    return Counts(int(row[0]), int(row[1]), _span_counts(p, row[2:]))
+    return Counts(p.settled.good + int(row[0]), p.settled.bad + int(row[1]),
+                  _span_counts(conn, sla, key, at_us, p, row[2:]))
 
 
 def latency(conn: Connection, sla: LatencySla, key: str, at_us: int, percentiles: bool = True,
             spans: Spans = SPANS) -> Counts:
     p = population(conn, sla, key, at_us, spans)
     columns: list[Any] = [_count(p.good), _count(p.bad), _count(p.reached), *_span_columns(p)]
-    in_one_pass = percentiles and conn.dialect.name == "postgresql"
-    if in_one_pass:  # PostgreSQL's percentile_cont, in the same scan: one sort, no re-read
-        fractions = postgresql.array([literal(f, Float) for f in PERCENTILES])
-        columns.append(func.percentile_cont(fractions).within_group(p.pop.c.t - p.pop.c.f)
-                       .filter(p.reached))
     row = conn.execute(select(*columns).select_from(p.pop)).one()
-    good, bad, reached = int(row[0]), int(row[1]), int(row[2])
-    by_span = _span_counts(p, row[3:3 + 2 * len(p.spans)])
+    good, bad = p.settled.good + int(row[0]), p.settled.bad + int(row[1])
+    reached = p.settled.reached + int(row[2])
+    by_span = _span_counts(conn, sla, key, at_us, p, row[3:])
     if not percentiles:
         return Counts(good, bad, by_span)
-    if in_one_pass:
-        return Counts(good, bad, by_span, tuple(v / US for v in row[-1]) if reached
-                      else (None,) * len(PERCENTILES))
     return Counts(good, bad, by_span, _percentiles(conn, p, at_us, reached))
 
 
 def _percentiles(conn: Connection, p: Population, at_us: int, reached: int
                  ) -> tuple[float | None, ...]:
-    """SQLite: percentile_cont of the waits of the journeys that reached `to`: the two closest
-    ranks of each are read by walking the (SLA, wait) index in order, without a sort."""
+    """percentile_cont of the waits of the window's journeys that reached `to`: the two
+    closest ranks of each are read by walking the (population, wait) index in order, without
+    a sort (from the top for the high ranks)."""
     ranks = _ranks(reached)
     if not ranks:
         return (None,) * len(PERCENTILES)

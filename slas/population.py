@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from collectors.store import Store
 from collectors.tables import cursors, events, journey_attrs, journey_stages, sla_population
+from slas import rollups
 from slas.attributes import where_matches
 from slas.definitions import Definitions
 from slas.spec import JourneySla
@@ -48,31 +49,55 @@ def population_key(sla: JourneySla, definitions: Definitions) -> str:
     return hashlib.sha256(text).hexdigest()[:16]
 
 
-def live_keys(definitions: Definitions) -> dict[str, JourneySla]:
-    """Every population the definitions use, with one SLA that selects it."""
-    return {population_key(sla, definitions): sla for sla in journey_slas(definitions)}
+def live_keys(definitions: Definitions) -> dict[str, list[JourneySla]]:
+    """Every population the definitions use, with the SLAs that select it."""
+    keys: dict[str, list[JourneySla]] = {}
+    for sla in journey_slas(definitions):
+        keys.setdefault(population_key(sla, definitions), []).append(sla)
+    return keys
 
 
 def refresh(store: Store, definitions: Definitions, newest: int) -> None:
     """Bring every population the definitions use up to event `newest` (after the stage
-    table is), and forget the rows of populations no SLA uses any more."""
+    table is), with the roll-ups of its SLAs, and forget the rows and roll-ups no SLA uses
+    any more."""
     live = live_keys(definitions)
-    for key, sla in live.items():
+    for key, slas in live.items():
         cursor = CURSOR + key
         saved = store.get_cursor(cursor)
-        if saved is not None and int(saved) >= newest:
-            continue  # current: evaluation every minute must not write anything here
+        current = saved is not None and int(saved) >= newest
         with store.engine.begin() as conn:
             if saved is None:
                 conn.execute(delete(sla_population).where(sla_population.c.pkey == key))
-                _insert(store, conn, key, sla, None)
-            else:
-                keys = _touched(sla, definitions, int(saved), newest)
-                conn.execute(delete(sla_population).where(
-                    sla_population.c.pkey == key, sla_population.c.jkey.in_(keys)))
-                _insert(store, conn, key, sla, keys)
-            store.set_cursor(cursor, str(newest), conn=conn)
+                _insert(store, conn, key, slas[0], None)
+            elif not current:
+                _catch_up(store, conn, key, slas, definitions, int(saved), newest)
+            for sla in slas:  # an SLA new to this population (a threshold edit): built whole
+                if saved is None or not rollups.is_current(conn, rollups.outcome_key(key, sla)):
+                    rollups.build(store, conn, key, sla)
+            if not current:
+                store.set_cursor(cursor, str(newest), conn=conn)
     _forget(store, set(live))
+    with store.engine.begin() as conn:
+        rollups.forget(conn, {rollups.outcome_key(key, sla) for key, slas in live.items()
+                              for sla in slas})
+
+
+def _catch_up(store: Store, conn: Connection, key: str, slas: list[JourneySla],
+              definitions: Definitions, done: int, newest: int) -> None:
+    """Rebuild the rows of the journeys that received events in (done, newest], and the
+    roll-up buckets they fell in before and fall in now."""
+    keys = _touched(slas[0], definitions, done, newest)
+    p = sla_population
+    mine = and_(p.c.pkey == key, p.c.jkey.in_(keys))
+    before = conn.execute(select(p.c.f_us, p.c.t_us).where(mine)).all()
+    conn.execute(delete(p).where(mine))
+    _insert(store, conn, key, slas[0], keys)
+    changed = [(int(f), t) for f, t in [*before, *conn.execute(
+        select(p.c.f_us, p.c.t_us).where(mine)).all()]]
+    for sla in slas:
+        if rollups.is_current(conn, rollups.outcome_key(key, sla)):
+            rollups.update(store, conn, key, sla, changed)
 
 
 def build(store: Store, conn: Connection, key: str, sla: JourneySla,

@@ -107,8 +107,7 @@ def _upsert_stages(store: Store, conn: Connection, name: str, journey: Journey,
             .where(_in_range(journey, start, end)).group_by(key, stage))
     insert = (sqlite_insert if store.dialect == "sqlite" else pg_insert)(journey_stages)
     stmt = insert.from_select(["journey", "jkey", "stage", "first_us"], rows)
-    earliest = (func.min if store.dialect == "sqlite" else func.least)(
-        journey_stages.c.first_us, stmt.excluded.first_us)
+    earliest = store.least(journey_stages.c.first_us, stmt.excluded.first_us)
     conn.execute(stmt.on_conflict_do_update(
         index_elements=["journey", "jkey", "stage"], set_={"first_us": earliest}))
 

@@ -1,4 +1,4 @@
-"""populations keyed by what selects them (journey, from, to, where) instead of by SLA name:
+"""hourly outcome roll-ups (sla_rollups); populations keyed by what selects them (journey, from, to, where) instead of by SLA name:
 SLAs differing only in threshold, objective or window share rows, and a preview builds rows
 only for a population not yet stored. Derived data: the rows are rebuilt on the next refresh.
 
@@ -40,9 +40,23 @@ def upgrade() -> None:
     op.drop_table('sla_population')
     _create('pkey')
     op.execute("DELETE FROM cursors WHERE name LIKE 'population:%'")
+    op.create_table('sla_rollups',
+    sa.Column('okey', sa.String(), nullable=False),
+    sa.Column('basis', sa.String(), nullable=False),
+    sa.Column('hour_us', sa.BigInteger(), nullable=False),
+    sa.Column('good', sa.BigInteger(), nullable=False),
+    sa.Column('bad', sa.BigInteger(), nullable=False),
+    sa.Column('reached', sa.BigInteger(), nullable=False),
+    sa.Column('final_us', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('okey', 'basis', 'hour_us'),
+    comment='hourly roll-ups of journey SLA outcomes (slas.rollups), rebuildable',
+    sqlite_with_rowid=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('sla_rollups')
+    op.execute("DELETE FROM cursors WHERE name LIKE 'rollup:%'")
     op.drop_table('sla_population')
     _create('sla')
     op.execute("DELETE FROM cursors WHERE name LIKE 'population:%'")

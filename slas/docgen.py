@@ -13,7 +13,19 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from slas.spec import CompletenessSla, FreshnessSla, Journey, LatencySla, SpecFile, Stage, Team
+from slas.spec import (
+    LONGEST,
+    OBJECTIVE_PLACES,
+    SHORTEST_WINDOW,
+    CompletenessSla,
+    FreshnessSla,
+    Journey,
+    LatencySla,
+    SpecFile,
+    Stage,
+    Team,
+    format_duration,
+)
 
 ROOT = Path(__file__).parents[1]
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
@@ -34,7 +46,11 @@ def json_schema() -> dict[str, Any]:
 def reference_page() -> str:
     lines = ["# SLA definitions reference (`baton/v1`)", "",
              "Generated from `slas/spec.py` by `python -m slas.docgen`; do not edit by hand.",
-             "Durations: `30s`, `5m`, `2h`, `7d`. Objectives: `99.9%` or `0.999`.",
+             f"Durations: `30s`, `5m`, `2h`, `7d`, from `1s` to `{format_duration(LONGEST)}` "
+             f"(a window: at least `{format_duration(SHORTEST_WINDOW)}`). Objectives: "
+             "`99.9%` or `0.999`, above 0% and below 100%, with at most "
+             f"{OBJECTIVE_PLACES} decimals as a percentage (`99.999999%`). "
+             "`where` values: strings, true/false, finite numbers within 64 bits.",
              "Editors: point YAML language servers at `slas/baton-v1.schema.json`.", ""]
     for title, model in SECTIONS:
         lines += [f"## {title}", "", "| field | required | default | description |",

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import plotly.graph_objects as go
 
+from slas import words
+
 STATUS_COLOURS = {"ok": "#2e7d32", "warning": "#f9a825", "at_risk": "#ef6c00",
                   "breached": "#c62828", "no_data": "#9e9e9e"}
 STATUS_LABELS = {"ok": "OK", "warning": "Warning", "at_risk": "At risk",
@@ -46,16 +48,10 @@ def to_local(values: pd.Series, tz: str) -> pd.Series:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    """`3h 12m`, `2d 4h`, `45s`: the two largest units."""
+    """`3h 12m`, `2d 4h`, `45s`: the two largest units; a dash when unknown."""
     if seconds is None or pd.isna(seconds):
         return "—"
-    left = int(round(seconds))
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if left >= size or (unit == "s" and not parts):
-            parts.append(f"{left // size}{unit}")
-            left %= size
-    return " ".join(parts[:2])
+    return words.duration_words(seconds)
 
 
 def fmt_percent(value: float | None, digits: int = 2) -> str:

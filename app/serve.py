@@ -45,22 +45,39 @@ class Evaluator:
         self.definitions: Definitions = load_folder(config)  # invalid at start: exit 1
 
     def tick(self) -> None:
-        try:
-            self.definitions = load_folder(self.config)
-        except DefinitionError as exc:
-            print(f"baton: {len(exc.errors)} error(s) in {self.config}; evaluating with the "
-                  f"last valid definitions. First: {exc.errors[0]}", file=sys.stderr, flush=True)
+        """One evaluation; whatever fails is one line in the log, and the next tick runs."""
+        self._reload()
         try:
             evaluation = evaluate(self.store, self.definitions, now_us())
-        except (SlaError, CollectorError, DBAPIError, OSError) as exc:  # e.g. the store is down
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            print(f"baton: evaluation failed: {message}; retrying at the next tick",
+        except Exception as exc:  # noqa: BLE001 - the service outlives any one evaluation
+            print(f"baton: evaluation failed: {_first_line(exc)}; retrying at the next tick",
                   file=sys.stderr, flush=True)
             return
         statuses = [r.status for r in evaluation.results]
         summary = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
         print(f"{format_time(evaluation.at_us)} evaluated {len(statuses)} SLAs: {summary}",
               flush=True)
+
+    def _reload(self) -> None:
+        """The newest definitions, or the last valid ones (with one line saying why)."""
+        try:
+            self.definitions = load_folder(self.config)
+        except DefinitionError as exc:
+            first = exc.errors[0]
+        except Exception as exc:  # noqa: BLE001 - a file no check foresaw: keep evaluating
+            first = _first_line(exc)
+        else:
+            return
+        print(f"baton: the definitions in {self.config} are invalid; evaluating with the last "
+              f"valid definitions. First error: {first}", file=sys.stderr, flush=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error's message, or its type when it has none."""
+    text = str(exc).strip()
+    if isinstance(exc, (SlaError, CollectorError, DBAPIError, OSError)) and text:
+        return text.splitlines()[0]
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else repr(exc)
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -64,6 +64,10 @@ def run_users_add(args: argparse.Namespace) -> int:
 
     password = None
     if not args.oidc:
+        if not args.password_stdin and not (sys.stdin and sys.stdin.isatty()):
+            print("baton: no terminal to ask for the password on; pipe it in with "
+                  "--password-stdin, or add an OIDC user with --oidc", file=sys.stderr)
+            return 1
         password = (sys.stdin.readline().rstrip("\n") if args.password_stdin
                     else getpass.getpass(f"Password for {args.name}: "))
     try:

@@ -8,6 +8,7 @@ index. Evaluation at T sees only events whose time is <= T. Times are microsecon
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,9 +228,13 @@ def slice_ends(at_us: int, window_us: int) -> range:
 
 
 def freshness(conn: Connection, sla: FreshnessSla, at_us: int) -> Counts:
+    """Slices count from the first matching event ever seen up to T: before it there was
+    nothing to be fresh yet (no data, not a breach); after it, silence is stale."""
     max_age = sla.max_age * US
-    ends = slice_ends(at_us, sla.window * US)
-    if not ends:
+    first = _first_event(conn, sla, at_us)
+    every = slice_ends(at_us, sla.window * US)
+    ends = every if first is None else every[bisect_left(every, first):]
+    if first is None or not ends:
         return Counts(0, 0, {name: (0, 0) for name in SPANS})
     newest = _newest_by_minute(conn, sla, ends[0] - max_age, ends[-1])
     good_ends = _good_slices(ends, newest, max_age)
@@ -239,6 +244,16 @@ def freshness(conn: Connection, sla: FreshnessSla, at_us: int) -> Counts:
         good = sum(1 for end in recent if end in good_ends)
         spans[name] = (good, len(recent) - good)
     return Counts(len(good_ends), len(ends) - len(good_ends), spans)
+
+
+def _first_event(conn: Connection, sla: FreshnessSla, at_us: int) -> int | None:
+    """The time of the first matching event up to T (None: never one), off the type index."""
+    query = select(func.min(events.c.time_us)).where(events.c.type.in_(sla.type),
+                                                      events.c.time_us <= at_us)
+    if sla.source:
+        query = query.where(events.c.source.in_(sla.source))
+    found = conn.execute(query).scalar()
+    return None if found is None else int(found)
 
 
 def _newest_by_minute(conn: Connection, sla: FreshnessSla, lo_us: int, hi_us: int

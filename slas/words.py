@@ -6,6 +6,19 @@ from slas.judge import Result
 from slas.spec import CompletenessSla, FreshnessSla, LatencySla, Sla, format_duration
 
 WINDOW_WORDS = {"7d": "this week", "1d": "today", "30d": "this month", "1h": "this hour"}
+DURATION_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def duration_words(seconds: float) -> str:
+    """A span of time as people read it: the two largest units, `6d 21h`, `3h 12m`, `45s`
+    (the one owner of durations in words: the CLI and the dashboard both call it)."""
+    left = max(0, int(round(seconds)))
+    parts: list[str] = []
+    for unit, size in DURATION_UNITS:
+        if left >= size or (unit == "s" and not parts):
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return " ".join(parts[:2])
 
 
 def percent(value: float | None, digits: int = 2) -> str:

@@ -98,7 +98,9 @@ def _freshness(events: list[dict[str, Any]], sla: FreshnessSla, at_us: int) -> C
     verdicts = []
     for end in slice_ends(at_us, sla.window * US):
         newest = max((t for t in times if t <= end), default=None)
-        verdicts.append((end, newest is not None and end - newest <= sla.max_age * US))
+        if newest is None:  # no matching event yet: the slice is not counted (no data)
+            continue
+        verdicts.append((end, end - newest <= sla.max_age * US))
     good = sum(ok for _, ok in verdicts)
     spans = {name: (sum(ok for end, ok in verdicts if end > at_us - span),
                     sum(not ok for end, ok in verdicts if end > at_us - span))

@@ -185,13 +185,20 @@ def pydantic_errors(exc: ValidationError, lines: Lines, prefix: Path_ = (),
     """`file:line: path: message (got value)` for every error pydantic found.
     `skip` names union tags (e.g. discriminator values) that pydantic puts in locations."""
     out = []
-    for error in exc.errors(include_url=False):
+    found = exc.errors(include_url=False)
+    for error in found:
+        if error["type"] == "too_short" and _has_item_errors(error["loc"], found):
+            continue  # the item that failed is what made the list short: say that alone
         loc = prefix + tuple(p for p in error["loc"] if not _is_tag(p) and p not in skip)
         if error["type"] == "union_tag_invalid":
             loc += (error["ctx"]["discriminator"].strip("'"),)
         message = _message(error)
         out.append(f"{lines.where(loc)}: {dotted(loc)}: {message}")
     return out
+
+
+def _has_item_errors(loc: tuple[Any, ...], errors: list[Any]) -> bool:
+    return any(len(e["loc"]) > len(loc) and e["loc"][:len(loc)] == loc for e in errors)
 
 
 def _is_tag(part: Any) -> bool:

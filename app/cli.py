@@ -86,10 +86,12 @@ def store_failure(exc: SQLAlchemyError, store_url: str) -> str:
 
 
 def _shown(url: str) -> str:
+    """The URL as given, unless it holds a password."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return url
+    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
 
 
 def _sla_error() -> type[Exception]:

@@ -80,9 +80,13 @@ def run_users_add(args: argparse.Namespace) -> int:
 
 
 def run_users_list(args: argparse.Namespace) -> int:
-    from app.auth import load_users, users_path
+    from app.auth import AuthError, load_users, users_path
 
-    users = load_users(users_path())
+    try:
+        users = load_users(users_path())
+    except AuthError as exc:
+        print(f"baton: {exc}", file=sys.stderr)
+        return 1
     if not users:
         print(f"no users in {users_path()}; add one with `baton users add NAME --role editor`")
     for name, entry in sorted(users.items()):

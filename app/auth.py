@@ -1,9 +1,11 @@
 """Who is looking, and may they edit: OIDC via `st.login` when configured, else a users file.
 
-Roles: `editor` (may save SLA definitions) and `viewer` (reads everything, edits nothing).
+Roles: `editor` (may save SLA definitions, sees raw payloads), `operator` (sees raw payloads,
+edits nothing) and `viewer` (reads everything with personal data masked, edits nothing).
 
 - OIDC: when `.streamlit/secrets.toml` has an `[auth]` section, people sign in with
-  `st.login()`; their role is looked up by e-mail in the users file (default `viewer`).
+  `st.login()`; their role is looked up in the users file by their *verified* e-mail
+  address, or else by their subject (`sub`) claim (default `viewer`).
 - Local: otherwise the users file (`$BATON_USERS_FILE`, default `var/users.yaml`, outside the
   repository) holds bcrypt hashes; `baton users add NAME --role editor` creates entries.
 - Neither configured: everyone is an anonymous viewer, and the editor says how to add users.
@@ -14,6 +16,8 @@ The users file is YAML: `users: {alice: {role: editor, password_hash: "$2b$12$..
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +26,14 @@ import bcrypt
 import streamlit as st
 import yaml
 
+from collectors import privacy
 from collectors.yamlfile import YamlSyntaxError, load_yaml, read_text
 
-ROLES = ("editor", "viewer")
+ROLES = ("editor", "operator", "viewer")
+SEES_PERSONAL_DATA = frozenset({"editor", "operator"})
 DEFAULT_USERS_FILE = "var/users.yaml"
 SESSION_KEY = "baton_user"
+RETURN_TO = "page"  # query parameter: the page asked for before signing in
 # checked against when the name is unknown, so a wrong name costs as long as a wrong password
 _DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=4))
 
@@ -44,6 +51,15 @@ class User:
     @property
     def can_edit(self) -> bool:
         return self.role == "editor"
+
+    @property
+    def sees_personal_data(self) -> bool:
+        """Whether raw payloads are shown as stored (else masked: `collectors.privacy`)."""
+        return self.role in SEES_PERSONAL_DATA
+
+    def show(self, text: str | None) -> str | None:
+        """Stored text (a raw payload, a reason, an error) as this user may see it."""
+        return text if self.sees_personal_data else privacy.mask_text(text)
 
 
 ANONYMOUS = User("anonymous", "viewer", "anonymous")
@@ -80,9 +96,24 @@ def add_user(path: Path, name: str, role: str, password: str | None, rounds: int
         entry["password_hash"] = bcrypt.hashpw(password.encode(),
                                                bcrypt.gensalt(rounds=rounds)).decode()
     users[name] = entry
+    _write_private(path, yaml.safe_dump({"users": users}, sort_keys=True))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically with a file that is 0600 from the moment it exists (the
+    hashes are never readable by others, not even for an instant)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump({"users": users}, sort_keys=True), encoding="utf-8")
-    path.chmod(0o600)
+    # mkstemp: os.open(O_CREAT | O_EXCL, 0o600) under a fresh name in the same folder
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def verify(path: Path, name: str, password: str) -> User | None:
@@ -110,26 +141,53 @@ def oidc_configured() -> bool:
         return False
 
 
+def oidc_identities(claims: Mapping[str, Any]) -> list[str]:
+    """The names an OIDC user's role is looked up by, in order: their e-mail address when the
+    provider says it is verified (`email_verified`), then `sub:` and their subject. Never
+    `name` or an unverified address: at many providers users choose those themselves, and
+    would choose an editor's."""
+    names = []
+    email = claims.get("email")
+    if isinstance(email, str) and email and _verified(claims.get("email_verified")):
+        names.append(email)
+    subject = claims.get("sub")
+    if isinstance(subject, str) and subject:
+        names.append(f"sub:{subject}")
+    return names
+
+
+def _verified(flag: Any) -> bool:
+    # some providers send the boolean as a string
+    return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
+
+
+def oidc_user(claims: Mapping[str, Any], users: Mapping[str, dict[str, Any]]) -> User:
+    """The user an OIDC sign-in with these ID token claims is: named by their first
+    identity, with the role of the first identity the users file lists (else viewer)."""
+    names = oidc_identities(claims)
+    entry = next((users[n] for n in names if n in users), {})
+    return User(names[0] if names else "oidc user", _role(entry), "oidc")
+
+
 def current_user() -> User | None:
     """The signed-in user, ANONYMOUS when no sign-in is configured, None when one is needed."""
     if oidc_configured():
         if not st.user.is_logged_in:
             return None
-        email = str(st.user.get("email") or st.user.get("name") or "oidc user")
-        entry = load_users(users_path()).get(email, {})
-        return User(email, _role(entry), "oidc")
+        return oidc_user(st.user, load_users(users_path()))
     if not any("password_hash" in e for e in load_users(users_path()).values()):
         return ANONYMOUS
     user = st.session_state.get(SESSION_KEY)
     return user if isinstance(user, User) and user.via == "local" else None
 
 
-def page_user() -> User:
+def page_user(page_file: str) -> User:
     """The user the router signed in. A page reached without going through the router (the
-    very first request of a fresh server can be a page's own URL) is sent through it."""
+    very first request of a fresh server can be a page's own URL) is sent through it, which
+    returns to the page (`RETURN_TO`) once someone is signed in."""
     user = st.session_state.get(SESSION_KEY)
     if not isinstance(user, User):
-        st.switch_page("ui.py")
+        st.switch_page("ui.py", query_params={RETURN_TO: Path(page_file).stem})
     return user
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from collectors.errors import CollectorError
+from collectors.formats import summary
 from collectors.runner import Collector, drain, run_forever
 from collectors.sources import PUSH_KINDS, Source, SourcesConfig, load_sources
 from collectors.store import Store, WriteCounts
@@ -123,8 +124,7 @@ def _once(store: Store, collectors: dict[str, Collector]) -> int:
             print(f"baton: {exc}", file=sys.stderr)
             failed += 1
             continue
-        print(f"{name}: accepted {counts.accepted}, duplicate {counts.duplicate}, "
-              f"rejected {counts.rejected}")
+        print(f"{name}: {summary(counts, collector.kind)}")
     return 1 if failed else 0
 
 

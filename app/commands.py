@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from collectors.errors import CollectorError, UnreadableInput
+from collectors.formats import summary
 from collectors.ingest import (
     Parser,
     ingest,
@@ -52,8 +53,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     store = Store.open(args.store)
     counts = ingest_file(store, stream, name, size, args.format,
                          args.source or input_source_name(args.file), parser)
-    print(f"accepted {counts.accepted}, duplicate {counts.duplicate}, "
-          f"rejected {counts.rejected}")
+    print(summary(counts, args.format))
     return 0
 
 
@@ -82,7 +82,9 @@ def configured_parser(args: argparse.Namespace) -> Parser | None:
 
 def ingest_file(store: Store, stream: Any, name: str, size: int | None, format: str,
                 source: str, parser: Parser | None = None) -> WriteCounts:
-    """The `baton ingest` pipeline, shared by the demo: run record, batches, rejects."""
+    """The `baton ingest` pipeline, shared by the demo: run record, batches, rejects, and
+    the source's status (newest record, hence freshness and lag, for the Sources page)."""
+    first_seq = store.last_seq()
     run_id = store.start_run(source, format, name)
     progress = progress_printer(stream, size, sys.stderr)
     try:
@@ -95,7 +97,9 @@ def ingest_file(store: Store, stream: Any, name: str, size: int | None, format: 
         if progress is not None:
             sys.stderr.write("\n")
     store.finish_run(run_id, counts)
-    if counts.accepted > 100_000:
+    store.record_source(source, format, counts,
+                        newest_event_us=store.newest_of_run(run_id, first_seq))
+    if counts.events > 100_000:
         analyze(store, [events])
     if size == 0 or (counts == WriteCounts() and size is None):
         print(f"baton: {name} is empty: nothing to ingest; check that the file was written",
@@ -106,10 +110,14 @@ def ingest_file(store: Store, stream: Any, name: str, size: int | None, format: 
 
 
 def _reject_summary(counts: WriteCounts) -> list[str]:
-    if not counts.rejected:
-        return []
-    return [f"baton: {counts.rejected} record(s) rejected and kept with their reasons; "
-            "see the Sources page or the rejects table"]
+    lines = []
+    if counts.rejected:
+        lines.append(f"baton: {counts.rejected} record(s) rejected and kept with their "
+                     "reasons; see the Sources page or the rejects table")
+    if counts.skipped:
+        lines.append(f"baton: {counts.skipped} record(s) matched no rule and made no event; "
+                     "add a rule to the source (docs/collectors.md) to keep them")
+    return lines
 
 
 def add_demo(commands: Subparsers) -> None:
@@ -133,12 +141,13 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _other_commands() -> list[Callable[[Subparsers], None]]:
     """Commands defined beside their features (imported here, so `baton --help` lists all)."""
+    from app.alert_commands import add_alerts
     from app.collect import add_collect
     from app.serve import add_serve
     from app.sla_commands import REGISTER
     from app.ui_command import add_ui
 
-    return [*REGISTER, add_collect, add_serve, add_ui]
+    return [*REGISTER, add_alerts, add_collect, add_serve, add_ui]
 
 
 REGISTRY: list[Callable[[Subparsers], None]] = [add_ingest, add_demo, *_other_commands()]

@@ -32,8 +32,11 @@ from collectors.tables import (
     source_status,
 )
 from slas import population
+from slas.alerts import latest_episodes
 from slas.definitions import Definitions, load_folder, load_texts
 from slas.engine import evaluate
+from slas.measure import STATUS_SPANS, reach_us
+from slas.silences import Silence, list_silences
 from slas.spec import JourneySla
 from slas.stalls import StallReport, find_stalls
 from slas.timeline import Timeline, lead_timeline
@@ -151,6 +154,28 @@ def _breaches(url: str, since_us: int) -> pd.DataFrame:
 def breach_rows(since_us: int) -> pd.DataFrame:
     """Open breaches and those open at any time after `since_us`, newest first."""
     return _breaches(store_url(), since_us)
+
+
+# --- alerts and silences ---
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _alerts(url: str) -> list[dict[str, Any]]:
+    return latest_episodes(_store(url))
+
+
+def alerts() -> list[dict[str, Any]]:
+    """The newest episode of every alert with its notifications (slas.alerts)."""
+    return _alerts(store_url())
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _silences(url: str) -> list[Silence]:
+    return list_silences(_store(url))
+
+
+def silences() -> list[Silence]:
+    """Every silence, newest first (ended ones too: they are the audit trail)."""
+    return _silences(store_url())
 
 
 # --- journeys ---
@@ -377,7 +402,8 @@ def _evaluate_over(store: Store, defs: Definitions, times: range, version: str
     if not defs.slas:
         return rows
     for at in times:
-        result = evaluate(store, defs, at, persist=False, refresh=False, percentiles=False)
+        result = evaluate(store, defs, at, persist=False, refresh=False, percentiles=False,
+                          spans=STATUS_SPANS)
         rows += [{"version": version, "at_us": at, "sla": r.name.split(DRY_RUN_MARK)[0],
                   "sli": r.sli, "status": r.status, "total": r.total, "bad": r.bad,
                   "objective": r.objective} for r in result.results]
@@ -393,7 +419,7 @@ def _scratch(store: Store, defs: Definitions, first_at_us: int) -> Iterator[Defi
     if not defs.slas:
         yield defs
         return
-    since_us = first_at_us - US * max(s.window for s in defs.slas)
+    since_us = first_at_us - max(reach_us(s, STATUS_SPANS) for s in defs.slas)
     token = uuid.uuid4().hex[:8]
     renamed = dataclasses.replace(defs, slas=tuple(
         s.model_copy(update={"name": f"{s.name}{DRY_RUN_MARK}{token}"}) for s in defs.slas))

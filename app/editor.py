@@ -9,8 +9,10 @@ history can always roll back to it.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -168,8 +170,17 @@ def _record(conn: Connection, name: str, content: str, author: str, change: str 
 
 
 def _write(path: Path, text: str) -> None:
-    """Replace the file atomically, so the evaluator never reads half a file."""
+    """Replace the file atomically, so the evaluator never reads half a file, keeping its
+    mode (and owner and group, where this process may set them): mkstemp makes 0600."""
+    before = path.stat()
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(temp, path)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), stat.S_IMODE(before.st_mode))
+            with contextlib.suppress(PermissionError):
+                os.fchown(out.fileno(), before.st_uid, before.st_gid)
+            out.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 
 from slas import words
@@ -24,6 +25,7 @@ STATUS_BADGE = {"ok": "green", "warning": "yellow", "at_risk": "orange", "breach
                 "no_data": "gray"}
 SEVERITY_COLOURS = {"critical": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
 VERSION_COLOURS = {"current": "#607d8b", "edited": "#1565c0"}
+SERIES_COLOURS = plotly.colors.qualitative.Plotly
 UNIT_WORDS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
 US = 1_000_000
 
@@ -42,6 +44,12 @@ def fmt_time(us: int | float | None, tz: str, seconds: bool = False) -> str:
     return "—" if moment is None else moment.strftime(shape)
 
 
+def fmt_short_time(us: int | float | None, tz: str) -> str:
+    """`Dec 01 08:15`: a time for a narrow table column (whose header names the zone)."""
+    moment = local_time(us, tz)
+    return "—" if moment is None else moment.strftime("%b %d %H:%M")
+
+
 def to_local(values: pd.Series, tz: str) -> pd.Series:
     """A column of microsecond times as tz-aware datetimes in `tz`."""
     return pd.to_datetime(values, unit="us", utc=True).dt.tz_convert(tz)
@@ -52,6 +60,14 @@ def fmt_duration(seconds: float | None) -> str:
     if seconds is None or pd.isna(seconds):
         return "—"
     return words.duration_words(seconds)
+
+
+def fmt_elapsed(start_us: int | float | None, end_us: int | float | None) -> str:
+    """How long from `start_us` to `end_us`, never negative: a time stored by another host
+    (the evaluator, a collector) can be a few seconds ahead of this one's clock."""
+    if start_us is None or end_us is None or pd.isna(start_us) or pd.isna(end_us):
+        return "—"
+    return fmt_duration(max(float(end_us) - float(start_us), 0.0) / US)
 
 
 def fmt_percent(value: float | None, digits: int = 2) -> str:
@@ -89,21 +105,23 @@ def _value_words(value: object) -> str:
 
 
 def plain_words(sla: object, sli: float | None, window: str) -> str:
-    """One sentence a leader can read: what share kept the promise, and the target."""
-    share = fmt_percent(sli, 1) if sli is not None else "No data:"
+    """One sentence a leader can read: what share kept the promise, and the target; with no
+    SLI (nothing to count yet, None or NaN) it says so instead of a share."""
     target = fmt_percent(float(getattr(sla, "objective", 0)), 2)
     kind = getattr(sla, "kind", "")
     if kind == "freshness":
         types = ", ".join(getattr(sla, "type", ()))
         age = duration_words(short_duration(getattr(sla, "max_age", 0)))
-        body = f"of minutes had a {types} event no older than {age}"
+        what = f"minutes had a {types} event no older than {age}"
     else:
         subject = subject_words(getattr(sla, "journey", ""), dict(getattr(sla, "where", {})))
         limit = getattr(sla, "threshold", None) or getattr(sla, "within", 0)
         frm, to = getattr(sla, "from_", ""), getattr(sla, "to", "")
         within = duration_words(short_duration(limit))
-        body = f"of {subject} went from {frm} to {to} within {within}"
-    return f"{share} {body} {window_words(window)}; target {target}"
+        what = f"{subject} went from {frm} to {to} within {within}"
+    if sli is None or pd.isna(sli):
+        return f"No data {window_words(window)} yet on whether {what}; target {target}"
+    return f"{fmt_percent(sli, 1)} of {what} {window_words(window)}; target {target}"
 
 
 def short_duration(seconds: int) -> str:
@@ -122,14 +140,22 @@ def _layout(fig: go.Figure, title: str, height: int = 320) -> go.Figure:
 
 
 def sli_trend(series: pd.DataFrame, objectives: dict[str, float], tz: str) -> go.Figure:
-    """SLI over time per SLA (columns sla, at_us, sli), each objective as a dashed line."""
+    """SLI over time per SLA (columns sla, at_us, sli), each objective as a dashed line in
+    the SLA's colour, named in the legend (labels drawn on the plot overlap when objectives
+    are close, as 99% and 99.5% are)."""
     fig = go.Figure()
-    for name, rows in series.groupby("sla", sort=True):
-        fig.add_trace(go.Scatter(x=to_local(rows["at_us"], tz), y=rows["sli"], name=str(name),
-                                 mode="lines"))
+    for number, (name, rows) in enumerate(series.groupby("sla", sort=True)):
+        colour = SERIES_COLOURS[number % len(SERIES_COLOURS)]
+        times = to_local(rows["at_us"], tz)
+        fig.add_trace(go.Scatter(x=times, y=rows["sli"], name=str(name), mode="lines",
+                                 line={"color": colour}, legendgroup=str(name)))
         if name in objectives:
-            fig.add_hline(y=objectives[str(name)], line_dash="dash", line_width=1,
-                          annotation_text=f"{name} objective", annotation_position="bottom left")
+            target = objectives[str(name)]
+            fig.add_trace(go.Scatter(
+                x=[times.min(), times.max()], y=[target, target], mode="lines",
+                name=f"{name} objective ({fmt_percent(target)})", legendgroup=str(name),
+                line={"color": colour, "dash": "dash", "width": 1},
+                hovertemplate=f"{name} objective {fmt_percent(target)}<extra></extra>"))
     fig.update_yaxes(tickformat=".1%", title="SLI")
     return _layout(fig, "SLI over time")
 
@@ -160,22 +186,59 @@ def breach_timeline(breaches: pd.DataFrame, now_us: int, tz: str) -> go.Figure:
 
 
 def funnel(counts: pd.DataFrame) -> go.Figure:
-    """Leads that reached each stage (columns stage, leads), in journey order."""
-    fig = go.Figure(go.Funnel(y=counts["stage"], x=counts["leads"],
-                              textinfo="value+percent initial"))
-    return _layout(fig, "How many leads reached each stage")
+    """The drop-off of a journey (columns stage, leads: how many reached each stage, in
+    journey order): per stage, how many leads did *not* reach it, stacked by the stage
+    where they stopped (those that reached one stage but not the next stopped there)."""
+    stages, reached = list(counts["stage"]), [int(v) for v in counts["leads"]]
+    stopped = [max(a - b, 0) for a, b in zip(reached, reached[1:], strict=False)]
+    missed = [sum(stopped[:j]) for j in range(len(stages))]
+    labels = [f"{stage} ({n:,} reached)" for stage, n in zip(stages, reached, strict=True)]
+    fig = go.Figure()
+    for i, count in enumerate(stopped):
+        if count:
+            fig.add_trace(go.Bar(y=labels, x=[count if j > i else 0 for j in range(len(labels))],
+                                 orientation="h", name=f"stopped at {stages[i]}",
+                                 hovertemplate=f"%{{x:,}} stopped at {stages[i]}<extra></extra>"))
+    for label, count in zip(labels, missed, strict=True):
+        share = fmt_percent(count / reached[0], 1) if reached[0] else "—"
+        fig.add_annotation(y=label, x=count, text=f"{count:,} ({share}) missed",
+                           showarrow=False, xanchor="left", xshift=4)
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed",
+                     automargin=True)
+    fig.update_xaxes(title="leads that did not reach the stage",
+                     range=[0, max(max(missed) * 2.0, 1)])
+    return _bars_layout(fig, f"Where the {reached[0]:,} leads that started dropped off",
+                        len(stages), max(missed))
 
 
 def stalls_by_stage(stalls: pd.DataFrame, stages: Sequence[str]) -> go.Figure:
-    """Stalled leads per stage (x, in journey order), stacked by the accountable owner."""
+    """Stalled leads per stage (one horizontal bar per stage, in journey order, top down, so
+    long stage names read in full), stacked by the accountable owner."""
     fig = go.Figure()
     grouped = stalls.groupby(["owner", "last_stage"]).size().rename("leads").reset_index()
     for owner, rows in grouped.groupby("owner", sort=True):
-        fig.add_trace(go.Bar(x=rows["last_stage"], y=rows["leads"], name=str(owner)))
+        fig.add_trace(go.Bar(y=rows["last_stage"], x=rows["leads"], name=str(owner),
+                             orientation="h"))
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(categoryorder="array", categoryarray=list(stages), title="stalled after")
-    fig.update_yaxes(title="leads")
-    return _layout(fig, "Stalled leads by stage and accountable team")
+    fig.update_yaxes(categoryorder="array", categoryarray=list(stages), autorange="reversed",
+                     title="stalled after", automargin=True)
+    fig.update_xaxes(title="leads")
+    most = int(grouped.groupby("last_stage")["leads"].sum().max()) if len(grouped) else 0
+    return _bars_layout(fig, "Stalled leads by stage and accountable team", len(stages), most)
+
+
+def _bars_layout(fig: go.Figure, title: str, rows: int, most: int) -> go.Figure:
+    """Horizontal bars, one per stage: every label in full (automargin), the legend at the
+    bottom of the figure under the axis title (where `_layout` puts it, it covered the axis
+    labels), whole-number ticks for small counts."""
+    legend_rows = len(fig.data)  # one entry a row: half the page is narrow
+    _layout(fig, title, height=160 + 36 * rows + 22 * legend_rows)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 60 + 22 * legend_rows},
+                      legend={"orientation": "h", "xref": "container", "x": 0,
+                              "yref": "container", "y": 0, "yanchor": "bottom"})
+    fig.update_xaxes(automargin=True, rangemode="tozero", dtick=1 if most <= 8 else None)
+    return fig
 
 
 def latency_histogram(seconds: pd.Series, threshold_s: float | None, title: str) -> go.Figure:

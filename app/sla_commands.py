@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +14,14 @@ from collectors.errors import InvalidEvent, SourceConfigError
 from collectors.schema import format_time, parse_time
 from collectors.sources import load_sources
 from collectors.store import Store, now_us
+from slas.alert_config import alert_warnings, load_alerting, load_alerts
 from slas.definitions import Definitions, load_folder
 from slas.engine import Evaluation, evaluate
 from slas.errors import DefinitionError, EvaluationError
+from slas.rules import spans_for
 from slas.spec import parse_duration
 from slas.stalls import Stall, find_stalls
-from slas.timeline import lead_timeline
+from slas.timeline import StageTime, lead_timeline
 from slas.words import duration_words, percent, sentence
 
 STATUS_WORDS = {"ok": "ok", "warning": "warning", "at_risk": "at risk",
@@ -27,13 +30,14 @@ STATUS_WORDS = {"ok": "ok", "warning": "warning", "at_risk": "at risk",
 
 def add_validate(commands: Any) -> None:
     p = commands.add_parser("validate", help="check every configuration file",
-                            description="Check config/slas/*.yaml; exit 1 with "
-                            "file:line: message for each error.")
+                            description="Check config/slas/*.yaml, sources.yaml and "
+                            "alerts.yaml; exit 1 with file:line: message for each error.")
     p.set_defaults(run=run_validate)
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    """Runs the real loaders (SLA definitions and sources.yaml) and reports every error."""
+    """Runs the real loaders (SLA definitions, sources.yaml, alerts.yaml) and reports every
+    error. Unset environment variables named by alert targets are warnings, not errors."""
     errors: list[str] = []
     definitions = None
     complete = True
@@ -49,6 +53,12 @@ def run_validate(args: argparse.Namespace) -> int:
             source_count = len(load_sources(sources).sources)
         except SourceConfigError as exc:
             errors += exc.errors
+    alerts_file = Path(args.config) / "alerts.yaml"
+    alerts = None
+    try:
+        alerts = load_alerts(alerts_file, definitions)
+    except DefinitionError as exc:
+        errors += exc.errors
     if errors:
         for error in errors:
             print(error, file=sys.stderr)
@@ -59,10 +69,14 @@ def run_validate(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         return 1
     assert definitions is not None
+    if alerts is not None:
+        for warning in alert_warnings(alerts, str(alerts_file), definitions, os.environ):
+            print(f"warning: {warning}", file=sys.stderr)
     files = len(definitions.files)
+    targets, routes = (0, 0) if alerts is None else (len(alerts.targets), len(alerts.routes))
     print(f"{args.config}: valid ({files} file(s), {len(definitions.teams)} teams, "
           f"{len(definitions.journeys)} journeys, {len(definitions.slas)} SLAs, "
-          f"{source_count} sources)")
+          f"{source_count} sources, {targets} alert targets, {routes} alert routes)")
     return 0
 
 
@@ -95,10 +109,11 @@ def add_evaluate(commands: Any) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    definitions = load_folder(args.config)
+    definitions, alerting = load_alerting(args.config)
     at = at_time(args.at)
     store = Store.open(args.store)
-    evaluation = evaluate(store, definitions, at, persist=not args.dry_run)
+    evaluation = evaluate(store, definitions, at, persist=not args.dry_run,
+                          spans=spans_for(definitions, alerting))
     if args.json:
         print(json.dumps(evaluation.as_json(), indent=2))
     else:
@@ -213,17 +228,27 @@ def run_lead(args: argparse.Namespace) -> int:
     print(f"{timeline.journey} {timeline.key}")
     for stage in timeline.stages:
         when = "-" if stage.first_us is None else format_time(stage.first_us)
-        retries = f"  ({stage.attempts} events)" if stage.attempts > 1 else ""
-        print(f"  {stage.name:<24} {when:<30} {stage.owner}{retries}")
+        print(f"  {stage.name:<24} {when:<30} {stage.owner}{_attempts(stage)}")
     if timeline.stall is not None:
         s = timeline.stall
+        owed = next(st for st in timeline.stages if st.name == s.next_stage)
         print(f"stalled after {s.last_stage} for {duration_words(s.stalled_for_s)}; "
-              f"{s.next_stage} is owed by {s.owner}")
+              f"{s.next_stage} is owed by {s.owner}{_attempts(owed)}")
     print(f"{len(timeline.events)} event(s), {len(timeline.spans)} span(s)")
     for event in timeline.events:
+        role = (f"  failed attempt at {event['stage']}" if event["failed"] else "")
         print(f"  {format_time(event['time_us'])}  {event['type']:<28} {event['source']} "
-              f"{event['event_id']}")
+              f"{event['event_id']}{role}")
     return 0
+
+
+def _attempts(stage: StageTime) -> str:
+    """`(3 events, 2 failed attempts)`: retries and duplicates, and failed attempts."""
+    parts = [f"{stage.attempts} events"] if stage.attempts > 1 else []
+    if stage.failed_attempts:
+        parts.append(f"{stage.failed_attempts} failed attempt"
+                     f"{'s' if stage.failed_attempts > 1 else ''}")
+    return f"  ({', '.join(parts)})" if parts else ""
 
 
 REGISTER = [add_validate, add_evaluate, add_stalls, add_lead]

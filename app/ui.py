@@ -6,6 +6,7 @@ routes to one module per page under `app/pages/`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from zoneinfo import available_timezones
 
 import streamlit as st
@@ -38,6 +39,34 @@ def sidebar(user: auth.User) -> None:
                 st.rerun()
 
 
+# (section, script, title, icon); the first page is the home page
+PAGES = [
+    ("Monitor", "pages/scorecards.py", "Scorecards", ":material/scoreboard:"),
+    ("Monitor", "pages/breaches.py", "Breaches", ":material/warning:"),
+    ("Monitor", "pages/journeys.py", "Journeys & stalls", ":material/route:"),
+    ("Monitor", "pages/sources.py", "Sources", ":material/input:"),
+    ("Configure", "pages/editor.py", "SLA editor", ":material/edit:"),
+    ("Configure", "pages/history.py", "SLA history", ":material/history:"),
+]
+
+
+def signed_in_pages() -> dict[str, list[st.Page]]:
+    sections: dict[str, list[st.Page]] = {}
+    for number, (section, script, title, icon) in enumerate(PAGES):
+        sections.setdefault(section, []).append(
+            st.Page(script, title=title, icon=icon, default=number == 0))
+    return sections
+
+
+def signed_out_pages() -> list[st.Page]:
+    """The sign-in form, also at every page's own URL: a link to a page opened while signed
+    out shows the form (not "Page not found") and, once signed in, the page asked for (a
+    page's identity is its URL path, which the rerun after signing in keeps)."""
+    form = st.Page(auth.login_page, title="Sign in", icon=":material/login:", default=True)
+    return [form, *(st.Page(auth.login_page, title="Sign in", url_path=Path(script).stem,
+                            visibility="hidden") for _, script, _, _ in PAGES[1:])]
+
+
 def main() -> None:
     st.set_page_config(page_title="Baton", page_icon=":material/sports_score:", layout="wide")
     try:
@@ -46,25 +75,16 @@ def main() -> None:
         st.error(f"Sign-in is misconfigured: {exc}. Fix or remove the users file "
                  "(`baton users list` shows what it holds).")
         st.stop()
-    if user is None:  # every URL leads to the sign-in page
-        st.navigation([st.Page(auth.login_page, title="Sign in", icon=":material/login:")],
-                      position="hidden").run()
+    if user is None:  # every URL leads to the sign-in form
+        st.navigation(signed_out_pages(), position="hidden").run()
         return
     st.session_state[auth.SESSION_KEY] = user
-    pages = {
-        "Monitor": [
-            st.Page("pages/scorecards.py", title="Scorecards", icon=":material/scoreboard:",
-                    default=True),
-            st.Page("pages/breaches.py", title="Breaches", icon=":material/warning:"),
-            st.Page("pages/journeys.py", title="Journeys & stalls", icon=":material/route:"),
-            st.Page("pages/sources.py", title="Sources", icon=":material/input:"),
-        ],
-        "Configure": [
-            st.Page("pages/editor.py", title="SLA editor", icon=":material/edit:"),
-            st.Page("pages/history.py", title="SLA history", icon=":material/history:"),
-        ],
-    }
-    page = st.navigation(pages)
+    sections = signed_in_pages()
+    page = st.navigation(sections)
+    asked = st.query_params.pop(auth.RETURN_TO, None)
+    for wanted in (p for pages in sections.values() for p in pages):
+        if asked and wanted.url_path == asked and wanted.url_path != page.url_path:
+            st.switch_page(wanted)
     sidebar(user)
     page.run()
 

@@ -12,6 +12,7 @@ from typing import Any
 from collectors.store import Store
 
 UI_SCRIPT = Path(__file__).with_name("ui.py")
+ROLES = ("editor", "operator", "viewer")  # app.auth.ROLES, not imported: it loads Streamlit
 
 
 def add_ui(commands: Any) -> None:
@@ -28,9 +29,11 @@ def add_ui(commands: Any) -> None:
                                 "in with ($BATON_USERS_FILE, default var/users.yaml).")
     actions = users.add_subparsers(title="actions", metavar="ACTION")
     add = actions.add_parser("add", help="create or replace a user")
-    add.add_argument("name", help="user name (for OIDC sign-in: the e-mail address)")
-    add.add_argument("--role", choices=("editor", "viewer"), default="viewer",
-                     help="editor may save SLA definitions; viewer reads (default viewer)")
+    add.add_argument("name", help="user name (for OIDC sign-in: the verified e-mail "
+                     "address, or sub:SUBJECT)")
+    add.add_argument("--role", choices=ROLES, default="viewer",
+                     help="editor may save SLA definitions; operator sees raw payloads; "
+                     "viewer reads with personal data masked (default viewer)")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input instead of prompting")
     add.add_argument("--oidc", action="store_true",

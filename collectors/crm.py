@@ -19,18 +19,21 @@ from urllib.parse import quote
 
 import requests
 
+from collectors.counts import RecordBatch, WriteCounts
 from collectors.errors import CollectorError, InvalidEvent
 from collectors.mapping import MISSING, SourceMap, coerce_time, lookup, map_record
+from collectors.privacy import mask_text
 from collectors.runner import Poll, commit, newest
 from collectors.schema import Event, format_time
 from collectors.sources import HubSpotSource, SalesforceSource, secret, source_map
-from collectors.store import Reject, Store, WriteCounts, now_us
+from collectors.store import Reject, Store, now_us
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 MAX_RETRIES = 6
-HUBSPOT_PROPERTIES = ("email", "createdate", "lastmodifieddate", "hubspot_owner_id",
-                      "hubspot_owner_assigneddate", "lifecyclestage", "hs_lead_status")
+# the watermark; every other property is asked for only when the mapping or `properties`
+# names it (a personal field that nothing reads is not collected)
+HUBSPOT_PROPERTIES = ("lastmodifieddate",)
 SALESFORCE_FIELDS = ("Id", "OwnerId", "Status", "IsConverted", "ConvertedDate", "CreatedDate",
                      "LastModifiedDate", "SystemModstamp")
 
@@ -43,10 +46,24 @@ class CrmAuthError(CrmError):
     """The API refused the token (401)."""
 
 
+def hubspot_page(obj: Any) -> list[Any] | None:
+    """The contacts of a search response page; None when `obj` is not a page."""
+    if isinstance(obj, dict) and isinstance(obj.get("results"), list):
+        return list(obj["results"])
+    return None
+
+
+def salesforce_page(obj: Any) -> list[Any] | None:
+    """The records of a query response; None when `obj` is not a response."""
+    if isinstance(obj, dict) and isinstance(obj.get("records"), list):
+        return list(obj["records"])
+    return None
+
+
 def parse_hubspot(obj: Any, mapping: SourceMap) -> list[Event]:
     """Events for one contact, or every contact of a search response page."""
-    if isinstance(obj, dict) and isinstance(obj.get("results"), list):
-        return [e for contact in obj["results"] for e in parse_hubspot(contact, mapping)]
+    if (contacts := hubspot_page(obj)) is not None:
+        return [e for contact in contacts for e in parse_hubspot(contact, mapping)]
     if not isinstance(obj, dict) or "id" not in obj or not isinstance(obj.get("properties"),
                                                                      dict):
         raise InvalidEvent("not a HubSpot contact: 'id' and a 'properties' object are "
@@ -56,8 +73,8 @@ def parse_hubspot(obj: Any, mapping: SourceMap) -> list[Event]:
 
 def parse_salesforce(obj: Any, mapping: SourceMap) -> list[Event]:
     """Events for one Lead record, or every record of a query response."""
-    if isinstance(obj, dict) and isinstance(obj.get("records"), list):
-        return [e for record in obj["records"] for e in parse_salesforce(record, mapping)]
+    if (records := salesforce_page(obj)) is not None:
+        return [e for record in records for e in parse_salesforce(record, mapping)]
     if not isinstance(obj, dict) or not obj.get("Id"):
         raise InvalidEvent("not a Salesforce Lead record: 'Id' is required (a record of "
                            "GET /services/data/vXX.X/query)")
@@ -143,12 +160,12 @@ class _Watermarked:
 
     def _commit_page(self, records: list[Any], parse: Callable[[Any, SourceMap], list[Event]],
                      modified: str, mark: int) -> tuple[WriteCounts, int, list[Event]]:
-        events: list[Event] = []
+        events = RecordBatch()  # counted by record: a contact may make two events
         rejects: list[Reject] = []
         received = now_us()
         for record in records:
             try:
-                events.extend(parse(record, self.mapping))
+                events.add(parse(record, self.mapping))
                 mark = max(mark, coerce_time(lookup(record, modified), modified))
             except InvalidEvent as exc:
                 rejects.append(Reject(self.name, self.kind, f"{self.kind}:{_id(record)}",
@@ -259,7 +276,7 @@ class SalesforceCollector(_Watermarked):
 
 
 def _property_names(mapping: SourceMap) -> set[str]:
-    paths = [*mapping.key_paths, *mapping.data_paths.values(),
+    paths = [*mapping.key_paths, *mapping.data_paths.values(), mapping.time_path,
              *[r.time for r in mapping.rules if r.time], *[p for r in mapping.rules
                                                            for p in r.when]]
     return {p.split(".", 1)[1] for p in paths if p.startswith("properties.")}
@@ -280,21 +297,25 @@ def _salesforce_limited(response: requests.Response) -> bool:
 
 
 def _hubspot_message(response: requests.Response) -> str:
+    """The API's own words, personal data masked: they go to logs and the Sources page."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200] or response.reason
-    return str(body.get("message") or body.get("category") or body)[:300]
+        return mask_text(response.text[:200]) or response.reason
+    if not isinstance(body, dict):
+        return mask_text(str(body)[:300])
+    return mask_text(str(body.get("message") or body.get("category") or body)[:300])
 
 
 def _salesforce_message(response: requests.Response) -> str:
+    """The API's own words, personal data masked: they go to logs and the Sources page."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200] or response.reason
+        return mask_text(response.text[:200]) or response.reason
     if isinstance(body, list) and body and isinstance(body[0], dict):
-        return f"{body[0].get('errorCode')}: {body[0].get('message')}"[:300]
-    return str(body)[:300]
+        return mask_text(f"{body[0].get('errorCode')}: {body[0].get('message')}"[:300])
+    return mask_text(str(body)[:300])
 
 
 def _id(record: Any) -> str:

@@ -17,25 +17,44 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from collectors.crm import parse_hubspot, parse_salesforce
-from collectors.gateway import parse_kong
+from collectors.crm import hubspot_page, parse_hubspot, parse_salesforce, salesforce_page
+from collectors.gateway import kong_entries, parse_kong
 from collectors.ingest import Parser
 from collectors.mapping import SourceMap
 from collectors.schema import Event
 from collectors.sources import default_map
-from collectors.store import Reject, Store
+from collectors.store import Reject, Store, WriteCounts
 from collectors.traces import parse_otlp, write_spans
 
+# What a record of each kind is called in summaries; a kind not here (CloudEvents, on a push
+# or a bus) has records that are events themselves.
+RECORD_NOUNS = {"kong": "entries", "hubspot": "contacts", "salesforce": "leads",
+                "otlp": "spans"}
 
-def _mapped(parse: Callable[[Any, SourceMap], list[Event]], mapping: SourceMap) -> Parser:
-    def parser(obj: Any, _received_us: int) -> Sequence[Event]:
-        return parse(obj, mapping)
 
-    return parser
+class MappedParser:
+    """A vendor format mapped through rules: `split` finds the records in a JSON value (the
+    entries of a Kong batch, the contacts of a page), and each record is parsed on its own."""
+
+    def __init__(self, parse: Callable[[Any, SourceMap], list[Event]],
+                 split: Callable[[Any], list[Any]], mapping: SourceMap) -> None:
+        self.parse, self.split, self.mapping = parse, split, mapping
+
+    def __call__(self, obj: Any, _received_us: int) -> Sequence[Event]:
+        return self.parse(obj, self.mapping)
+
+
+def _page(records: Callable[[Any], list[Any] | None]) -> Callable[[Any], list[Any]]:
+    def split(obj: Any) -> list[Any]:
+        found = records(obj)
+        return [obj] if found is None else found
+
+    return split
 
 
 class OtlpParser:
-    """OTLP/JSON -> events now, spans (and bad-span rejects) when the pipeline flushes."""
+    """OTLP/JSON -> events now, spans (and bad-span rejects) when the pipeline flushes. The
+    spans are the records; the events are made from them (`RecordBatch(derived=True)`)."""
 
     def __init__(self, mapping: SourceMap) -> None:
         self.mapping = mapping
@@ -50,18 +69,19 @@ class OtlpParser:
                              for reason, raw in batch.problems)
         return batch.events
 
-    def flush(self, store: Store, conn: Connection) -> int:
-        """Write the spans gathered since the last flush; returns the rejects written."""
+    def flush(self, store: Store, conn: Connection) -> WriteCounts:
+        """Write the spans (and bad spans) gathered since the last flush; their counts."""
         rows, problems, self.rows, self.problems = self.rows, self.problems, [], []
-        write_spans(store.dialect, conn, rows)
-        return store.write_rejects(problems, conn=conn)
+        counts = write_spans(store.dialect, conn, rows)
+        return counts + WriteCounts(rejected=store.write_rejects(problems, conn=conn))
 
 
 _PARSERS: dict[str, Callable[[SourceMap], Parser]] = {
     "otlp": OtlpParser,
-    "kong": lambda mapping: _mapped(parse_kong, mapping),
-    "hubspot": lambda mapping: _mapped(parse_hubspot, mapping),
-    "salesforce": lambda mapping: _mapped(parse_salesforce, mapping),
+    "kong": lambda mapping: MappedParser(parse_kong, kong_entries, mapping),
+    "hubspot": lambda mapping: MappedParser(parse_hubspot, _page(hubspot_page), mapping),
+    "salesforce": lambda mapping: MappedParser(parse_salesforce, _page(salesforce_page),
+                                               mapping),
 }
 
 
@@ -71,3 +91,27 @@ def backfill_parser(kind: str, mapping: SourceMap | None = None) -> Parser:
 
 
 FORMATS: dict[str, Parser] = {kind: backfill_parser(kind) for kind in _PARSERS}
+
+
+def counts_json(counts: WriteCounts, kind: str) -> dict[str, int]:
+    """The counts a summary of records of `kind` reports; they add up to the records read.
+    CloudEvents: accepted, duplicate, rejected. Other kinds also say how many events the
+    records made; those kept only as events (not spans) also how many no rule matched."""
+    out = {"accepted": counts.accepted}
+    if kind in RECORD_NOUNS:
+        out["events"] = counts.events
+    out.update(duplicate=counts.duplicate, rejected=counts.rejected)
+    if kind in RECORD_NOUNS and kind != "otlp":
+        out["skipped"] = counts.skipped
+    return out
+
+
+def summary(counts: WriteCounts, kind: str) -> str:
+    """One line for `baton ingest` and `baton collect --once`, e.g. `accepted 3, duplicate 0,
+    rejected 0` (CloudEvents), `accepted 15 spans, 0 events, duplicate 0, rejected 0` or
+    `accepted 9 entries, 9 events, duplicate 0, rejected 1, skipped 2 (no rule)`."""
+    noun = RECORD_NOUNS.get(kind)
+    labels = {"accepted": f"accepted {{}} {noun}" if noun else "accepted {}",
+              "events": "{} events", "skipped": "skipped {} (no rule)"}
+    return ", ".join(labels.get(name, name + " {}").format(value)
+                     for name, value in counts_json(counts, kind).items())

@@ -19,9 +19,10 @@ from typing import IO, Any, NamedTuple
 import ijson
 import orjson
 
+from collectors.counts import RecordBatch, WriteCounts
 from collectors.errors import CollectorError, InvalidEvent, UnreadableInput
 from collectors.schema import MAX_EVENT_BYTES, Event, parse_event
-from collectors.store import Reject, Store, WriteCounts, now_us
+from collectors.store import Reject, Store, now_us
 
 BATCH_SIZE = 5000
 Parser = Callable[[Any, int], Sequence[Event]]
@@ -124,7 +125,10 @@ def _whole_document(data: bytes, name: str) -> Record:
 def _array_records(stream: IO[bytes], name: str) -> Iterator[Record]:
     index = 0
     try:
-        for index, item in enumerate(ijson.items(stream, "item", use_float=True), start=1):
+        # several arrays one after another (JSON lines of batches, e.g. saved http-log
+        # bodies) are read whole, not only the first
+        for index, item in enumerate(ijson.items(stream, "item", use_float=True,
+                                                 multiple_values=True), start=1):
             raw = orjson.dumps(item)
             if len(raw) > MAX_EVENT_BYTES:
                 yield Record(f"{name}: item {index}", raw[:4096], error=(
@@ -139,36 +143,56 @@ def _array_records(stream: IO[bytes], name: str) -> Iterator[Record]:
 def ingest(store: Store, records: Iterator[Record], *, source: str, format: str,
            parser: Parser, run_id: int | None = None,
            progress: Progress | None = None) -> WriteCounts:
-    """Validate and store records in batches; every bad record is kept as a reject."""
+    """Validate and store records in batches; every bad record is kept as a reject.
+
+    Counts are by record (`WriteCounts`). A parser with a `split` method finds the records
+    inside a JSON value (the entries of a Kong batch, the contacts of a HubSpot page), each
+    mapped, counted and rejected on its own; one with a `flush` method writes records of
+    its own (OTLP spans), and the events it returns are made from them."""
     total = WriteCounts()
-    batch: list[Event] = []
+    split = getattr(parser, "split", None)
+    batch = RecordBatch(derived=hasattr(parser, "flush"))
     bad: list[Reject] = []
     received = now_us()
     for count, record in enumerate(records, start=1):
-        if record.error is None:
+        if record.error is not None:
+            bad.append(_reject(record, source, format, record.error, received))
+        elif split is None:
             try:
-                batch.extend(parser(record.value, received))
+                batch.add(parser(record.value, received))
             except (InvalidEvent, CollectorError) as exc:
                 bad.append(_reject(record, source, format, str(exc), received))
         else:
-            bad.append(_reject(record, source, format, record.error, received))
+            bad.extend(_each_record(batch, split(record.value), record, source, format,
+                                    parser, received))
         if len(batch) >= BATCH_SIZE or len(bad) >= BATCH_SIZE:
             total += _flush(store, batch, bad, run_id, parser)
-            batch, bad, received = [], [], now_us()
+            batch, bad, received = RecordBatch(derived=batch.derived), [], now_us()
             if progress is not None:
                 progress(count)
     return total + _flush(store, batch, bad, run_id, parser)
 
 
-def _flush(store: Store, batch: list[Event], bad: list[Reject], run_id: int | None,
+def _each_record(batch: RecordBatch, items: list[Any], record: Record, source: str,
+                 format: str, parser: Parser, received: int) -> list[Reject]:
+    """Add the records found in one value; each bad one is a reject of its own."""
+    rejects = []
+    for index, item, reason in batch.add_each(items, lambda item: parser(item, received)):
+        where = record if len(items) == 1 else Record(
+            f"{record.location}: item {index}", orjson.dumps(item), item)
+        rejects.append(_reject(where, source, format, reason, received))
+    return rejects
+
+
+def _flush(store: Store, batch: RecordBatch, bad: list[Reject], run_id: int | None,
            parser: Parser | None = None) -> WriteCounts:
     with store.engine.begin() as conn:
         counts = store.write_events(batch, run_id, conn=conn)
-        rejected = store.write_rejects(bad, run_id, conn=conn)
+        counts += WriteCounts(rejected=store.write_rejects(bad, run_id, conn=conn))
         flush = getattr(parser, "flush", None)
         if flush is not None:  # a parser that keeps rows of its own (OTLP spans) writes them
-            rejected += flush(store, conn)
-    return WriteCounts(counts.accepted, counts.duplicate, rejected)
+            counts += flush(store, conn)
+    return counts
 
 
 def _reject(record: Record, source: str, format: str, reason: str, received: int) -> Reject:

@@ -108,12 +108,15 @@ def _equal(value: Any, expected: Any) -> bool:
 
 
 def _number(value: Any) -> float | None:
+    """A number, or a string of one; whole numbers stay `int`, so epoch nanoseconds
+    (19 digits, past a float's 15-16) convert to microseconds exactly."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
+        return value
     if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        return float(value)
+        text = value.strip()
+        return float(text) if "." in text else int(text)
     return None
 
 

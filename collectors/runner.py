@@ -18,10 +18,11 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from collectors.errors import CollectorError, StoreUnavailable
+from collectors.privacy import mask_text
 from collectors.schema import Event
 from collectors.store import Reject, Store, WriteCounts
 
-Extra = Callable[[Connection], None]
+Extra = Callable[[Connection], WriteCounts | None]  # rows of a collector's own (spans)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +45,19 @@ class Collector(Protocol):
 
 def commit(store: Store, events: Sequence[Event], rejects: Sequence[Reject], *,
            cursor: tuple[str, str] | None = None, extra: Extra | None = None) -> WriteCounts:
-    """Store a batch, its rejects, an optional cursor and extra rows in one transaction."""
+    """Store a batch, its rejects, an optional cursor and extra rows in one transaction;
+    counted by record (`WriteCounts`), the extra rows' own counts included."""
     try:
         with store.engine.begin() as conn:
             counts = store.write_events(events, conn=conn)
-            rejected = store.write_rejects(rejects, conn=conn)
+            counts += WriteCounts(rejected=store.write_rejects(rejects, conn=conn))
             if extra is not None:
-                extra(conn)
+                counts += extra(conn) or WriteCounts()
             if cursor is not None:
                 store.set_cursor(cursor[0], cursor[1], conn=conn)
     except DBAPIError as exc:
         raise StoreUnavailable(f"the store rejected the write: {_first_line(exc)}") from None
-    return WriteCounts(counts.accepted, counts.duplicate, rejected)
+    return counts
 
 
 def newest(events: Sequence[Event]) -> int | None:
@@ -110,8 +112,10 @@ def _record_error(store: Store, collector: Collector, message: str) -> None:
 
 
 def _first_line(exc: DBAPIError) -> str:
+    """The database's message, personal data masked (it may quote the row: it is logged)."""
     text = str(exc.orig) if exc.orig is not None else str(exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return mask_text(first)
 
 
 def monotonic_deadline(seconds: float) -> float:

@@ -200,8 +200,12 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
 DEFAULT_TIME = {"kong": "started_at", "otlp": "endTimeUnixNano", "hubspot": "updatedAt",
                 "salesforce": "SystemModstamp"}
 DEFAULT_RULES: dict[str, tuple[Rule, ...]] = {
+    # every request is kept: a failed one is an attempt, and a retry (a new request id) is
+    # an attempt of its own (`fails_on` in a journey stage shows them as such)
     "kong": (Rule(type="gateway.request.accepted", when={"response.status": {"lt": 400}},
-                  time=None),),
+                  time=None),
+             Rule(type="gateway.request.failed", when={"response.status": {"gte": 400}},
+                  time=None)),
     "otlp": (),
     "hubspot": (
         Rule(type="crm.lead.upserted", time="properties.createdate"),

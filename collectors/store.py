@@ -9,7 +9,8 @@ as a duplicate and left alone (`ON CONFLICT DO NOTHING`).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+from collectors.counts import RecordBatch, WriteCounts, first_sightings
 from collectors.errors import StoreUnavailable
 from collectors.schema import Event
 from collectors.tables import cursors, events, ingest_runs, rejects, source_status
@@ -47,17 +49,6 @@ class Reject:
     reason: str
     raw: str
     received_us: int
-
-
-@dataclass(frozen=True, slots=True)
-class WriteCounts:
-    accepted: int = 0
-    duplicate: int = 0
-    rejected: int = 0
-
-    def __add__(self, other: WriteCounts) -> WriteCounts:
-        return WriteCounts(self.accepted + other.accepted, self.duplicate + other.duplicate,
-                           self.rejected + other.rejected)
 
 
 class Store:
@@ -98,17 +89,28 @@ class Store:
 
     def write_events(self, batch: Sequence[Event], run_id: int | None = None,
                      conn: Connection | None = None) -> WriteCounts:
-        """Store a batch in one transaction; returns accepted / duplicate counts."""
+        """Store a batch in one transaction; counted by record (`WriteCounts`): each event of
+        a plain sequence is a record of its own, a `RecordBatch` knows its records."""
+        records = batch if isinstance(batch, RecordBatch) else None
         if not batch:
-            return WriteCounts()
+            return records.counts(bool, 0) if records is not None else WriteCounts()
         received = now_us()
         rows = [event_row(e, received, run_id) for e in batch]
-        if conn is None:
-            with self.engine.begin() as own:
-                stored = self._insert_rows(own, rows)
-        else:
-            stored = self._insert_rows(conn, rows)
-        return WriteCounts(accepted=stored, duplicate=len(rows) - stored)
+        which = records is not None and bool(records.groups) and not records.derived
+        with _within(self.engine, conn) as within:
+            new = self._insert_returning(within, rows) if which else None
+            stored = len(new) if new is not None else self._insert_rows(within, rows)
+        if records is None:
+            return WriteCounts(accepted=stored, duplicate=len(rows) - stored, events=stored)
+        return records.counts(bool if new is None else first_sightings(records, new), stored)
+
+    def _insert_returning(self, conn: Connection, rows: list[tuple[Any, ...]]
+                          ) -> set[tuple[str, str]]:
+        """Insert, returning the (source, id) of the events that were new: needed to tell
+        records apart only when some record made several events (CRM contacts, mostly)."""
+        result = conn.execute(self._insert_events.returning(events.c.source, events.c.event_id),
+                              [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in rows])
+        return {(source, event_id) for source, event_id in result}
 
     def _insert_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
         if self.dialect == "sqlite":
@@ -191,6 +193,28 @@ class Store:
     def count(self, table: Any) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+
+    def last_seq(self) -> int:
+        """The newest event's sequence number (0 for none): where a run's own rows start."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(events.c.seq))).scalar() or 0)
+
+    def newest_of_run(self, run_id: int, after_seq: int) -> int | None:
+        """The newest event time among the rows an ingest run stored after `after_seq`
+        (a primary-key range of the run's own rows; no scan of older events)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(events.c.time_us)).where(
+                events.c.seq > after_seq, events.c.run_id == run_id)).scalar()
+
+
+@contextmanager
+def _within(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
+    """The caller's transaction, or a new one of our own."""
+    if conn is not None:
+        yield conn
+        return
+    with engine.begin() as own:
+        yield own
 
 
 EVENT_COLUMNS = ["source", "event_id", "type", "time_us", "time_inferred", "subject",

@@ -100,6 +100,8 @@ source_status = Table(
     Column("last_error_us", BigInteger),
     Column("newest_event_us", BigInteger),
     Column("lag_s", Float),
+    Column("consecutive_errors", BigInteger, nullable=False, default=0, server_default="0",
+           doc="errors since the last successful poll (DeliveryFailing)"),
     Column("accepted", BigInteger, nullable=False, default=0),
     Column("duplicate", BigInteger, nullable=False, default=0),
     Column("rejected", BigInteger, nullable=False, default=0),
@@ -201,6 +203,8 @@ sla_results = Table(
     Column("p95_s", Float),
     Column("p99_s", Float),
     Column("computed_us", BigInteger, nullable=False),
+    Column("spans", Text, doc="JSON {span: [good, bad]}: the outcomes that became known within "
+           "each burn-rate span (what the alert rules read)"),
     UniqueConstraint("sla", "evaluated_at_us", name="uq_sla_results_sla_at"),
     Index("ix_sla_results_at", "evaluated_at_us"),
 )
@@ -234,4 +238,78 @@ sla_versions = Table(
     Column("diff", Text),
     Column("message", Text),
     Index("ix_sla_versions_file", "file", "created_us"),
+)
+
+# --- alerting ---
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String, nullable=False, doc="dedup key: baton/<alertname>/<subject>[/<window>]"),
+    Column("alertname", String, nullable=False),
+    Column("labels", Text, nullable=False, doc="JSON object of the alert's labels"),
+    Column("team", String, nullable=False),
+    Column("severity", String, nullable=False),
+    Column("sla", String),
+    Column("state", String, nullable=False, doc="firing | silenced | resolved"),
+    Column("since_us", BigInteger, nullable=False, doc="evaluation time it started firing"),
+    Column("ended_us", BigInteger, doc="evaluation time it resolved (NULL while active)"),
+    Column("evaluated_us", BigInteger, nullable=False, doc="evaluation time last decided"),
+    Column("summary", Text, nullable=False),
+    Column("details", Text, doc="JSON: SLI, objective, budget, burn rates, stalled stage ..."),
+    Column("silence_id", BigInteger, doc="the silence muting it, while silenced"),
+    Column("escalated", Boolean, nullable=False, default=False),
+    UniqueConstraint("key", "since_us", name="uq_alerts_key_since"),
+    Index("ix_alerts_active", "ended_us", "key"),
+    Index("ix_alerts_sla", "sla", "since_us"),
+    comment="one row per alert episode (from firing to resolved)",
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("alert_id", BigInteger, nullable=False),
+    Column("key", String, nullable=False, doc="the alert's dedup key"),
+    Column("target", String, nullable=False),
+    Column("team", String, nullable=False, doc="the group: one message per team per cycle"),
+    Column("action", String, nullable=False, doc="trigger | resolve"),
+    Column("reason", String, nullable=False, doc="firing | repeat | escalation | resolved"),
+    Column("state", String, nullable=False, doc="pending | sent | failed"),
+    Column("at_us", BigInteger, nullable=False, doc="evaluation time it was decided at"),
+    Column("created_us", BigInteger, nullable=False, doc="wall-clock time it was written"),
+    Column("due_us", BigInteger, nullable=False, doc="not sent before (group_wait, backoff)"),
+    Column("give_up_us", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("sent_us", BigInteger),
+    Index("ix_notifications_due", "state", "due_us"),
+    Index("ix_notifications_alert", "alert_id", "target"),
+    comment="the outbox: written before it is sent; `sent` commits after the target's 2xx",
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("matchers", Text, nullable=False, doc='JSON {"sla": [...], "team": [...], '
+           '"alertname": [...]}: every given kind must match, any of its values'),
+    Column("starts_us", BigInteger, nullable=False),
+    Column("ends_us", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("ended_by", String),
+    Column("ended_us", BigInteger, doc="when it was ended early (NULL: runs to ends_us)"),
+    Index("ix_silences_ends", "ends_us"),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("holder", String, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    comment="one process at a time does the work named (e.g. dispatching notifications)",
 )

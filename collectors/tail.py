@@ -10,7 +10,7 @@ and read to its end before the new file is started; a truncated file is read fro
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -18,6 +18,7 @@ from typing import IO, Any
 import orjson
 from sqlalchemy import Connection
 
+from collectors.counts import RecordBatch, WriteCounts
 from collectors.errors import InvalidEvent
 from collectors.runner import Poll, commit, newest
 from collectors.schema import MAX_EVENT_BYTES, Event
@@ -26,15 +27,16 @@ from collectors.store import Reject, Store, now_us
 
 @dataclass(slots=True)
 class Parsed:
-    """What one line became: events, extra rows (spans), and problems kept as rejects."""
+    """What one line became: events (a `RecordBatch` when a line holds records that are not
+    one event each), extra rows (spans), and problems kept as rejects."""
 
-    events: list[Event]
+    events: Sequence[Event]
     rows: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
 LineParser = Callable[[Any], Parsed]
-RowWriter = Callable[[Connection, list[dict[str, Any]]], None]
+RowWriter = Callable[[Connection, list[dict[str, Any]]], WriteCounts]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +101,9 @@ class FileTail:
         return (self.path, 0) if current is not None else (None, 0)
 
     def _parse(self, lines: list[tuple[int, bytes]], path: Path
-               ) -> tuple[list[Event], list[dict[str, Any]], list[Reject]]:
-        events: list[Event] = []
+               ) -> tuple[RecordBatch, list[dict[str, Any]], list[Reject]]:
+        # with rows of its own (spans), those are the records and the events are made of them
+        events = RecordBatch(derived=self.write_rows is not None)
         rows: list[dict[str, Any]] = []
         rejects: list[Reject] = []
         received = now_us()
@@ -111,14 +114,15 @@ class FileTail:
                 reason = str(exc) if isinstance(exc, InvalidEvent) else (
                     f"not valid JSON ({exc}); each line must be one JSON object")
                 parsed = Parsed([], problems=[reason])
-            events.extend(parsed.events)
+            events.merge(parsed.events)
             rows.extend(parsed.rows)
             rejects.extend(Reject(self.name, self.kind, f"{path}: byte {offset}", problem,
                                   line.decode("utf-8", "replace")[:65536], received)
                            for problem in parsed.problems)
         return events, rows, rejects
 
-    def _rows_writer(self, rows: list[dict[str, Any]]) -> Callable[[Connection], None] | None:
+    def _rows_writer(self, rows: list[dict[str, Any]]
+                     ) -> Callable[[Connection], WriteCounts] | None:
         if not rows or self.write_rows is None:
             return None
         write = self.write_rows

@@ -1,6 +1,9 @@
 """OpenTelemetry traces (FORMATS.md section 2): OTLP/JSON batches -> rows of the `spans`
 table, plus stage-marking events through the source's mapping rules.
 
+OTLP/HTTP protobuf requests are decoded into the very object OTLP/JSON would have carried
+(`otlp_from_protobuf`), so one parser maps both encodings and they store identical rows.
+
 Each span is stored once (`trace_id` + `span_id` unique), with its service, times, status
 and attributes. Rules see a flattened span: `name`, `kind`, `service`, `status.code`,
 `attributes.<key>`, `resource.<key>`, `startTimeUnixNano`, `endTimeUnixNano` (the default
@@ -10,6 +13,7 @@ as OTLP/HTTP's `partialSuccess` describes.
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +24,9 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from collectors.counts import RecordBatch, WriteCounts
 from collectors.errors import CollectorError, InvalidEvent
 from collectors.mapping import SourceMap, coerce_time, journey_key, map_record
-from collectors.schema import Event
 from collectors.sources import OtlpSource, source_map
 from collectors.store import Store
 from collectors.tables import spans
@@ -34,15 +38,18 @@ SPAN_ID = re.compile(r"[0-9a-fA-F]{16}")
 
 @dataclass(slots=True)
 class Batch:
-    """One OTLP export request, parsed: span rows, events, and one problem per bad span."""
+    """One OTLP export request, parsed: span rows, events, and one problem per bad span.
+    The spans are the records (counted when written); the events are made from them."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    events: RecordBatch = field(default_factory=lambda: RecordBatch(derived=True))
     problems: list[tuple[str, str]] = field(default_factory=list)  # (reason, raw span)
 
 
 def parse_otlp(obj: Any, mapping: SourceMap, received_us: int) -> Batch:
     """Parse an `ExportTraceServiceRequest` in OTLP/JSON; InvalidEvent if it is not one."""
+    if obj == {}:  # an empty request (proto3 JSON omits empty lists): nothing to store
+        return Batch()
     if not isinstance(obj, dict) or not isinstance(obj.get("resourceSpans"), list):
         raise InvalidEvent('not OTLP/JSON traces: expected {"resourceSpans": [...]}; export '
                            "with the otlphttp exporter (encoding: json) or the file exporter")
@@ -59,6 +66,42 @@ def parse_otlp(obj: Any, mapping: SourceMap, received_us: int) -> Batch:
                     batch.problems.append((f"span {index} ({name or 'unnamed'}): {exc}",
                                            orjson.dumps(span).decode()[:65536]))
     return batch
+
+
+def otlp_from_protobuf(body: bytes) -> dict[str, Any]:
+    """An OTLP/HTTP protobuf `ExportTraceServiceRequest` as its OTLP/JSON object.
+
+    `MessageToDict` already gives OTLP/JSON's lowerCamelCase keys and int64 values as
+    strings; enums are asked for as numbers, and the ids, which it writes as base64 (the
+    generic proto3 mapping for bytes), are turned into the hex OTLP/JSON prescribes. Fields
+    at their default value are omitted, as OTLP/JSON senders may omit them too.
+    """
+    from google.protobuf.json_format import MessageToDict
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    try:
+        request = ExportTraceServiceRequest.FromString(body)
+    except DecodeError as exc:
+        raise InvalidEvent(f"not OTLP protobuf traces ({exc}); send an "
+                           "ExportTraceServiceRequest, or OTLP/JSON with Content-Type: "
+                           "application/json") from None
+    obj: dict[str, Any] = MessageToDict(request, use_integers_for_enums=True)
+    for resource_spans in obj.get("resourceSpans", []):
+        for scope_spans in _scope_spans(resource_spans):
+            for span in scope_spans.get("spans", []):
+                _hex_ids(span, ("traceId", "spanId", "parentSpanId"))
+                for link in span.get("links", []):
+                    _hex_ids(link, ("traceId", "spanId"))
+    return obj
+
+
+def _hex_ids(item: dict[str, Any], names: tuple[str, ...]) -> None:
+    for name in names:
+        if name in item:
+            item[name] = base64.b64decode(item[name]).hex()
 
 
 def _scope_spans(resource_spans: Any) -> list[dict[str, Any]]:
@@ -109,11 +152,12 @@ def span_view(span: Any, resource: dict[str, Any], scope: str | None) -> dict[st
     return {
         "traceId": trace_id.lower(), "spanId": span_id.lower(),
         "parentSpanId": (span.get("parentSpanId") or "").lower() or None,
-        "name": span["name"], "kind": _int(span.get("kind")), "scope": scope,
+        "name": span["name"], "kind": _int(span.get("kind")) or 0, "scope": scope,
         "service": resource.get("service.name"), "resource": resource,
         "attributes": attributes(span.get("attributes")),
         "startTimeUnixNano": span["startTimeUnixNano"], "endTimeUnixNano": span["endTimeUnixNano"],
-        "status": {"code": _int(status.get("code")) or 0, "message": status.get("message")},
+        "status": {"code": _int(status.get("code")) or 0,
+                   "message": status.get("message") or None},  # proto3: "" is unset
     }
 
 
@@ -152,11 +196,16 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def write_spans(dialect: str, conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert spans, ignoring ones already stored (the same trace and span id)."""
-    if rows:
-        insert = sqlite_insert if dialect == "sqlite" else pg_insert
-        conn.execute(insert(spans).on_conflict_do_nothing(), rows)
+def write_spans(dialect: str, conn: Connection, rows: list[dict[str, Any]]) -> WriteCounts:
+    """Insert spans, ignoring ones already stored (the same trace and span id); counted as
+    records: a new span is accepted, one stored before a duplicate."""
+    if not rows:
+        return WriteCounts()
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    # RETURNING: psycopg reports no row count for executemany
+    new = len(conn.execute(insert(spans).on_conflict_do_nothing().returning(spans.c.id),
+                           rows).all())
+    return WriteCounts(accepted=new, duplicate=len(rows) - new, spans=new)
 
 
 def otlp_file_tail(store: Store, name: str, source: OtlpSource,

@@ -6,8 +6,9 @@ Parsing never touches the store. Every problem in every file is reported in one 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from slas.errors import DefinitionError
 from slas.spec import (
     KINDS,
     VERSION,
+    BurnWindow,
     CompletenessSla,
     FreshnessSla,
     Journey,
@@ -134,11 +136,8 @@ def _parse_file(name: str, text: str) -> tuple[Parsed | None, list[str], bool]:
     if not isinstance(data, dict):
         return None, [f"{name}:1: (top level): the file must be a mapping with "
                       f"'version: {VERSION}', 'teams', 'journeys' and 'slas'"], False
-    if data.get("version") != VERSION:
-        got = data.get("version")
-        what = "is missing" if got is None else f"{got!r} is not supported"
-        return None, [f"{lines.where(['version'])}: version: {what}; expected "
-                      f"'version: {VERSION}'"], False
+    if (problem := version_problem(data, lines)) is not None:
+        return None, [problem], False
     errors: list[str] = []
     parts: dict[str, Any] = {}
     for section, model in (("teams", Team), ("journeys", Journey)):
@@ -169,6 +168,15 @@ def _valid(items: dict[Any, tuple[Any, Any, tuple[Any, ...]]], lines: Lines,
         except ValidationError as exc:
             errors += pydantic_errors(exc, lines, path, skip=KINDS)
     return out
+
+
+def version_problem(data: Mapping[str, Any], lines: Lines) -> str | None:
+    """The error line of a file whose `version` is missing or not baton/v1, else None."""
+    got = data.get("version")
+    if got == VERSION:
+        return None
+    what = "is missing" if got is None else f"{got!r} is not supported"
+    return f"{lines.where(['version'])}: version: {what}; expected 'version: {VERSION}'"
 
 
 def _merge(parsed: list[Parsed], texts: dict[str, str]
@@ -224,20 +232,37 @@ def _journey_checks(name: str, journey: Journey, defs: Definitions) -> Iterator[
             yield path + ["name"], f"stage {stage.name!r} appears twice in journey {name!r}"
         stage_names.add(stage.name)
         if stage.owner not in defs.teams:
-            yield path + ["owner"], _unknown("team", stage.owner, defs.teams)
+            yield path + ["owner"], unknown("team", stage.owner, defs.teams)
         for etype in stage.on:
             if etype in marked_by:
                 yield path + ["on"], (f"event type {etype!r} already marks stage "
                                       f"{marked_by[etype]!r}; a type marks one stage")
             marked_by[etype] = stage.name
+    yield from _fails_on_checks(name, journey, marked_by)
+
+
+def _fails_on_checks(name: str, journey: Journey, marked_by: dict[str, str]
+                     ) -> Iterator[Problem]:
+    failing: dict[str, str] = {}
+    for index, stage in enumerate(journey.stages):
+        path = ["journeys", name, "stages", index, "fails_on"]
+        for etype in stage.fails_on:
+            if etype in marked_by:
+                yield path, (f"event type {etype!r} marks stage {marked_by[etype]!r}; a type "
+                             "that records failed attempts cannot also mark a stage")
+            elif etype in failing:
+                yield path, (f"event type {etype!r} already records failed attempts at stage "
+                             f"{failing[etype]!r}; a type belongs to one stage")
+            failing.setdefault(etype, stage.name)
 
 
 def _sla_checks(path: list[Any], sla: Sla, defs: Definitions) -> Iterator[Problem]:
     if sla.team not in defs.teams:
-        yield path + ["team"], _unknown("team", sla.team, defs.teams)
+        yield path + ["team"], unknown("team", sla.team, defs.teams)
     if sla.warn is not None and sla.warn <= sla.objective:
         yield path + ["warn"], (f"warn ({format_objective(sla.warn)}) must be stricter than "
                                 f"the objective ({format_objective(sla.objective)})")
+    yield from _alerts_checks(path + ["alerts"], sla)
     if isinstance(sla, FreshnessSla):
         yield from _longer(path, sla.window, "max_age", sla.max_age)
         return
@@ -252,7 +277,7 @@ def _stage_checks(path: list[Any], sla: LatencySla | CompletenessSla, defs: Defi
                   ) -> Iterator[Problem]:
     journey = defs.journeys.get(sla.journey)
     if journey is None:
-        yield path + ["journey"], _unknown("journey", sla.journey, defs.journeys)
+        yield path + ["journey"], unknown("journey", sla.journey, defs.journeys)
         return
     names = [stage.name for stage in journey.stages]
     for attr, field_name in (("from_", "from"), ("to", "to")):
@@ -270,6 +295,30 @@ def _longer(path: list[Any], window: int, name: str, value: int) -> Iterator[Pro
                                   f"than {name} ({format_duration(value)})")
 
 
-def _unknown(what: str, name: str, known: Mapping[str, Any]) -> str:
+def _alerts_checks(path: list[Any], sla: Sla) -> Iterator[Problem]:
+    burn = sla.alerts.burn if sla.alerts is not None else None
+    for speed in ("fast", "slow"):
+        windows = None if burn is None else getattr(burn, speed)
+        for index, field_name, message in burn_window_problems(sla, windows or ()):
+            yield path + ["burn", speed, index, field_name], message
+
+
+def burn_window_problems(sla: Sla, windows: Iterable[BurnWindow]
+                         ) -> Iterator[tuple[int, str, str]]:
+    """(index, field, message) of each burn window this SLA cannot use: a factor above the
+    highest burn rate its objective allows (every event bad: 1 / (1 - objective)). A window
+    may be longer than the SLA's own: a burn rate counts the outcomes that became known in
+    its span, whenever their journeys began."""
+    highest = 1 / (1 - sla.objective)
+    shown = f"{highest.quantize(Decimal('0.01')).normalize():f}"
+    for index, window in enumerate(windows):
+        if window.factor > highest:
+            yield index, "factor", (f"a burn rate of {window.factor} can never be reached: "
+                                    f"with an objective of {format_objective(sla.objective)} "
+                                    f"it is at most {shown} (every event bad)")
+
+
+def unknown(what: str, name: str, known: Iterable[str]) -> str:
+    """`unknown team 'ops'; defined teams: platform, sales-ops`."""
     options = ", ".join(sorted(known)) or "none defined"
     return f"unknown {what} {name!r}; defined {what}s: {options}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, insert
 
 from collectors.schema import format_time
@@ -19,7 +20,7 @@ from collectors.tables import sla_results
 from slas import breaches, stages
 from slas.definitions import Definitions
 from slas.judge import Result, TeamStatus, judge, rollup
-from slas.measure import measure
+from slas.measure import SPANS, Spans, measure
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,16 @@ class Evaluation:
 
 
 def evaluate(store: Store, definitions: Definitions, at_us: int, *, persist: bool = True,
-             refresh: bool = True, percentiles: bool = True) -> Evaluation:
+             refresh: bool = True, percentiles: bool = True,
+             spans: Spans = SPANS) -> Evaluation:
     """Evaluate every SLA at `at_us`; store the results and update breaches if `persist`.
-    `percentiles=False` (only without `persist`) skips latency percentiles (None)."""
+    `percentiles=False` (only without `persist`) skips latency percentiles (None); `spans`
+    names the burn-rate spans to measure (name -> microseconds; the alert rules' windows)."""
     assert percentiles or not persist, "stored results always carry their percentiles"
     if refresh:
         stages.refresh(store, definitions)
     with store.engine.connect() as conn:
-        results = [judge(sla, measure(conn, sla, at_us, percentiles))
+        results = [judge(sla, measure(conn, sla, at_us, percentiles, spans))
                    for sla in definitions.slas]
     evaluation = Evaluation(at_us, results, rollup(list(definitions.teams), results))
     if persist:
@@ -72,4 +75,5 @@ def _row(result: Result, window_s: int, at_us: int, computed_us: int) -> dict[st
             "budget_remaining": result.budget_remaining,
             "burn_1h": result.burn_rate.get("1h"), "burn_6h": result.burn_rate.get("6h"),
             "status": result.status, "p50_s": result.p50_s, "p95_s": result.p95_s,
-            "p99_s": result.p99_s, "computed_us": computed_us}
+            "p99_s": result.p99_s, "computed_us": computed_us,
+            "spans": orjson.dumps(result.spans).decode()}

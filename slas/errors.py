@@ -1,7 +1,8 @@
 """Exceptions raised by the SLA engine.
 
     SlaError                  base: anything the CLI shows as one sentence, exit 1
-    ├── DefinitionError       config/slas/*.yaml has errors; `errors` holds `file:line: …` lines
+    ├── DefinitionError       config/slas/*.yaml or config/alerts.yaml has errors; `errors`
+    │                         holds `file:line: …` lines
     └── EvaluationError       a request the engine cannot answer (unknown SLA, journey, time)
 """
 
@@ -13,9 +14,9 @@ class SlaError(Exception):
 
 
 class DefinitionError(SlaError):
-    """One or more invalid SLA definitions, each as `file:line: path: message`. `complete` is
-    False when a part with errors could not be checked against the rest (its team, journey
-    and stages): more errors may show once these are fixed."""
+    """One or more invalid SLA definitions or alert settings, each as
+    `file:line: path: message`. `complete` is False when a part with errors could not be
+    checked against the rest (its team, journey and stages): more may show once it is fixed."""
 
     def __init__(self, errors: list[str], complete: bool = True) -> None:
         super().__init__("\n".join(errors))

@@ -6,11 +6,12 @@ floats are only what is shown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from slas.measure import Counts
+from slas.measure import REPORTED_SPANS, Counts
 from slas.spec import LatencySla, Sla, format_duration
 
 AT_RISK_BUDGET = Fraction(1, 4)
@@ -37,6 +38,9 @@ class Result:
     p50_s: float | None = None
     p95_s: float | None = None
     p99_s: float | None = None
+    spans: Mapping[str, tuple[int, int]] = field(default_factory=dict, compare=False)
+    """Good and bad outcomes known within each measured burn-rate span (what alert rules
+    read); `burn_rate` reports the contract's 1h and 6h."""
 
     def as_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in (
@@ -61,14 +65,16 @@ def judge(sla: Sla, counts: Counts) -> Result:
     total = counts.good + counts.bad
     sli = Fraction(counts.good, total) if total else None
     budget = 1 - Fraction(counts.bad) / ((1 - objective) * total) if total else None
-    burns = {name: burn_rate(good, bad, objective) for name, (good, bad) in counts.spans.items()}
+    burns = {name: burn_rate(*counts.spans[name], objective) if name in counts.spans else None
+             for name in REPORTED_SPANS}
     p50, p95, p99 = counts.percentiles if isinstance(sla, LatencySla) else (None, None, None)
     return Result(
         name=sla.name, team=sla.team, kind=sla.kind, window=format_duration(sla.window),
         objective=float(objective), good=counts.good, bad=counts.bad, total=total,
         sli=_float(sli), budget_remaining=_float(budget),
         burn_rate={name: _float(value) for name, value in burns.items()},
-        status=status(sla, sli, budget, burns.get("1h")), p50_s=p50, p95_s=p95, p99_s=p99)
+        status=status(sla, sli, budget, burns.get("1h")), p50_s=p50, p95_s=p95, p99_s=p99,
+        spans=dict(counts.spans))
 
 
 def burn_rate(good: int, bad: int, objective: Fraction) -> Fraction | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,12 @@ from slas.spec import CompletenessSla, FreshnessSla, JourneySla, LatencySla, Sla
 
 US = 1_000_000
 MINUTE = 60 * US
-SPANS = {"1h": 3600 * US, "6h": 6 * 3600 * US}
+HOUR = 60 * MINUTE
+# burn-rate spans measured at every evaluation: those of the default ErrorBudgetBurn rule
+# (Google SRE workbook table 5-8); the JSON output reports 1h and 6h
+SPANS = {"5m": 5 * MINUTE, "30m": 30 * MINUTE, "1h": HOUR, "6h": 6 * HOUR, "3d": 72 * HOUR}
+REPORTED_SPANS = ("1h", "6h")
+STATUS_SPANS = {"1h": HOUR}  # what `status` reads (at_risk: the 1h burn rate); for dry runs
 PERCENTILES = (0.50, 0.95, 0.99)
 
 
@@ -37,14 +43,19 @@ class Counts:
     percentiles: tuple[float | None, ...] = (None, None, None)
 
 
-def measure(conn: Connection, sla: Sla, at_us: int, percentiles: bool = True) -> Counts:
-    """Counts of `sla` at T; `percentiles=False` leaves a latency SLA's percentiles out
-    (None): reading them is half the cost, and a dry run's chart does not show them."""
+Spans = Mapping[str, int]
+
+
+def measure(conn: Connection, sla: Sla, at_us: int, percentiles: bool = True,
+            spans: Spans = SPANS) -> Counts:
+    """Counts of `sla` at T, and good/bad per burn-rate span (name -> microseconds);
+    `percentiles=False` leaves a latency SLA's percentiles out (None): reading them is half
+    the cost, and a dry run's chart does not show them."""
     if isinstance(sla, LatencySla):
-        return latency(conn, sla, at_us, percentiles)
+        return latency(conn, sla, at_us, percentiles, spans)
     if isinstance(sla, CompletenessSla):
-        return completeness(conn, sla, at_us)
-    return freshness(conn, sla, at_us)
+        return completeness(conn, sla, at_us, spans)
+    return freshness(conn, sla, at_us, spans)
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -55,48 +66,83 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 @dataclass(frozen=True)
 class Population:
-    """A journey SLA's population at T as a CTE `pop(jkey, f, t)` (the `from` and `to`
-    times, t NULL when never reached), with its good and bad conditions, as SQL."""
+    """A journey SLA's rows at T as a CTE `pop(jkey, f, t)` (the `from` and `to` times, t NULL
+    when never reached): the window's population and, before it, the journeys whose outcome
+    became known within the longest burn-rate span; with SQL for good and bad in the window
+    and in each span, as DESIGN.md defines them."""
 
     pop: Any
-    rows: list[ColumnElement[bool]]
-    good: ColumnElement[bool]
+    rows: list[ColumnElement[bool]]  # the window's population, on `sla_population` itself
+    good: ColumnElement[bool]  # in the window
     bad: ColumnElement[bool]
     reached: ColumnElement[bool]
     allowed_us: int
+    spans: dict[str, tuple[ColumnElement[bool], ColumnElement[bool]]]  # name -> (good, bad)
 
 
-def population(conn: Connection, sla: JourneySla, at_us: int, span_us: int | None = None
+def population(conn: Connection, sla: JourneySla, at_us: int, spans: Spans | None = None
                ) -> Population:
     """Journeys whose `from` time is in the SLA's range at T and whose attributes as of T
-    match `where` (from `sla_population`); good and bad per DESIGN.md. `span_us` narrows the
-    range to journeys whose `from` is within that span of T (a burn-rate span), as its one
-    lower bound, so that the index range read is the span alone."""
-    latency_kind = isinstance(sla, LatencySla)
+    match `where` (from `sla_population`); good and bad per DESIGN.md.
+
+    A journey's outcome becomes known when it reaches `to` within the limit (good, at t) or
+    when its deadline f + limit passes (bad), so a burn-rate span S counts the journeys with
+    t in (T-S, T] (good) or f + limit in (T-S, T] (bad): one range scan over `from` times
+    back to T - (longest span + limit), or the window when that reaches further."""
     assert isinstance(sla, LatencySla | CompletenessSla)
-    allowed = (sla.threshold if isinstance(sla, LatencySla) else sla.within) * US
-    hi = at_us if latency_kind else at_us - allowed
-    reach = sla.window * US if span_us is None else min(span_us, sla.window * US)
+    latency_kind = isinstance(sla, LatencySla)
+    allowed = limit_us(sla)
+    lo, hi = at_us - sla.window * US, at_us if latency_kind else at_us - allowed
+    reach = reach_us(sla, spans or {})
     p = sla_population
-    rows = [p.c.sla == sla.name, p.c.f_us > at_us - reach, p.c.f_us <= hi]
-    if sla.where:
-        exact = and_(*[where_matches(conn.dialect.name, sla.journey, p.c.jkey, name, wanted,
-                                     at_us) for name, wanted in sla.where.items()])
-        settled = or_(p.c.settled_us.is_(None), p.c.settled_us <= at_us)
-        rows.append(or_(and_(settled, p.c.matched == true()),
-                        and_(p.c.settled_us > at_us, func.coalesce(exact, false()))))
+    matching = [p.c.sla == sla.name, *_where(conn, sla, at_us)]
+    rows = [*matching, p.c.f_us > lo, p.c.f_us <= hi]
     pop = (select(p.c.jkey, p.c.f_us.label("f"), p.c.t_us.label("t"))
-           .where(*rows).cte("pop"))
-    reached = and_(pop.c.t.is_not(None), pop.c.t <= at_us)
-    waited = pop.c.t - pop.c.f
-    good = and_(reached, waited <= allowed)
-    if latency_kind:
-        bad = or_(and_(reached, waited > allowed),
-                  and_(~reached, literal(at_us) - pop.c.f > allowed))
-    else:
-        good = and_(pop.c.t.is_not(None), waited <= allowed)
-        bad = ~good
-    return Population(pop, rows, good, bad, reached, allowed)
+           .where(*matching, p.c.f_us > at_us - reach, p.c.f_us <= at_us).cte("pop"))
+    f, t = pop.c.f, pop.c.t
+    reached = and_(t.is_not(None), t <= at_us)
+    good = and_(reached, t - f <= allowed)
+    # latency: pending while T - f <= threshold; completeness: decided at f + within
+    bad = and_(~good, f < at_us - allowed if latency_kind else f <= at_us - allowed)
+    window = and_(f > lo, f <= hi)
+    by_span = {name: (and_(good, t > at_us - span), and_(bad, f > at_us - span - allowed))
+               for name, span in (spans or {}).items()}
+    return Population(pop, rows, and_(window, good), and_(window, bad),
+                      and_(window, reached), allowed, by_span)
+
+
+def limit_us(sla: JourneySla) -> int:
+    """The journey SLA's limit: a latency threshold or a completeness `within`."""
+    assert isinstance(sla, LatencySla | CompletenessSla)
+    return (sla.threshold if isinstance(sla, LatencySla) else sla.within) * US
+
+
+def reach_us(sla: JourneySla, spans: Spans) -> int:
+    """How far before T measuring `sla` with these burn-rate spans reads `from` times: the
+    window, or a span plus the limit (a bad outcome becomes known a limit after `from`)."""
+    return max([sla.window * US, *(span + limit_us(sla) for span in spans.values())])
+
+
+def _where(conn: Connection, sla: JourneySla, at_us: int) -> list[ColumnElement[bool]]:
+    """`where` as of T: a row's final verdict once its attributes settled, else the exact
+    lookup of the attributes' values at T."""
+    if not sla.where:
+        return []
+    p = sla_population
+    exact = and_(*[where_matches(conn.dialect.name, sla.journey, p.c.jkey, name, wanted,
+                                 at_us) for name, wanted in sla.where.items()])
+    settled = or_(p.c.settled_us.is_(None), p.c.settled_us <= at_us)
+    return [or_(and_(settled, p.c.matched == true()),
+                and_(p.c.settled_us > at_us, func.coalesce(exact, false())))]
+
+
+def _span_columns(p: Population) -> list[ColumnElement[int]]:
+    return [_count(condition) for pair in p.spans.values() for condition in pair]
+
+
+def _span_counts(p: Population, values: Sequence[Any]) -> dict[str, tuple[int, int]]:
+    return {name: (int(values[2 * i]), int(values[2 * i + 1]))
+            for i, name in enumerate(p.spans)}
 
 
 def where_matches(dialect: str, journey: str, jkey: ColumnElement[str], name: str,
@@ -117,26 +163,18 @@ def where_matches(dialect: str, journey: str, jkey: ColumnElement[str], name: st
     return latest.scalar_subquery().in_([orjson.dumps(v).decode() for v in values])
 
 
-def _spans(conn: Connection, sla: JourneySla, at_us: int) -> dict[str, tuple[int, int]]:
-    """Good and bad within each burn-rate span, each over its own short index range rather
-    than as extra conditions on every row of the window's scan."""
-    out: dict[str, tuple[int, int]] = {}
-    for name, span in SPANS.items():
-        p = population(conn, sla, at_us, span)
-        good, bad = conn.execute(select(_count(p.good), _count(p.bad)).select_from(p.pop)).one()
-        out[name] = (int(good), int(bad))
-    return out
+def completeness(conn: Connection, sla: CompletenessSla, at_us: int, spans: Spans = SPANS
+                 ) -> Counts:
+    p = population(conn, sla, at_us, spans)
+    row = conn.execute(select(_count(p.good), _count(p.bad), *_span_columns(p))
+                       .select_from(p.pop)).one()
+    return Counts(int(row[0]), int(row[1]), _span_counts(p, row[2:]))
 
 
-def completeness(conn: Connection, sla: CompletenessSla, at_us: int) -> Counts:
-    p = population(conn, sla, at_us)
-    good, bad = conn.execute(select(_count(p.good), _count(p.bad)).select_from(p.pop)).one()
-    return Counts(int(good), int(bad), _spans(conn, sla, at_us))
-
-
-def latency(conn: Connection, sla: LatencySla, at_us: int, percentiles: bool = True) -> Counts:
-    p = population(conn, sla, at_us)
-    columns: list[Any] = [_count(p.good), _count(p.bad), _count(p.reached)]
+def latency(conn: Connection, sla: LatencySla, at_us: int, percentiles: bool = True,
+            spans: Spans = SPANS) -> Counts:
+    p = population(conn, sla, at_us, spans)
+    columns: list[Any] = [_count(p.good), _count(p.bad), _count(p.reached), *_span_columns(p)]
     in_one_pass = percentiles and conn.dialect.name == "postgresql"
     if in_one_pass:  # PostgreSQL's percentile_cont, in the same scan: one sort, no re-read
         fractions = postgresql.array([literal(f, Float) for f in PERCENTILES])
@@ -144,13 +182,13 @@ def latency(conn: Connection, sla: LatencySla, at_us: int, percentiles: bool = T
                        .filter(p.reached))
     row = conn.execute(select(*columns).select_from(p.pop)).one()
     good, bad, reached = int(row[0]), int(row[1]), int(row[2])
-    spans = _spans(conn, sla, at_us)
+    by_span = _span_counts(p, row[3:3 + 2 * len(p.spans)])
     if not percentiles:
-        return Counts(good, bad, spans)
+        return Counts(good, bad, by_span)
     if in_one_pass:
-        return Counts(good, bad, spans, tuple(v / US for v in row[3]) if reached
+        return Counts(good, bad, by_span, tuple(v / US for v in row[-1]) if reached
                       else (None,) * len(PERCENTILES))
-    return Counts(good, bad, spans, _percentiles(conn, p, at_us, reached))
+    return Counts(good, bad, by_span, _percentiles(conn, p, at_us, reached))
 
 
 def _percentiles(conn: Connection, p: Population, at_us: int, reached: int
@@ -227,23 +265,32 @@ def slice_ends(at_us: int, window_us: int) -> range:
     return range(first, last + 1, MINUTE)
 
 
-def freshness(conn: Connection, sla: FreshnessSla, at_us: int) -> Counts:
-    """Slices count from the first matching event ever seen up to T: before it there was
-    nothing to be fresh yet (no data, not a breach); after it, silence is stale."""
+def freshness(conn: Connection, sla: FreshnessSla, at_us: int, spans: Spans = SPANS
+              ) -> Counts:
+    """Good and bad one-minute slices in the window; a span counts the slices whose end falls
+    in it, so a span longer than the window reads slices from before the window too. Slices
+    count from the first matching event ever seen up to T: before it there was nothing to be
+    fresh yet (no data, not a breach); after it, silence is stale."""
     max_age = sla.max_age * US
+    window = sla.window * US
     first = _first_event(conn, sla, at_us)
-    every = slice_ends(at_us, sla.window * US)
-    ends = every if first is None else every[bisect_left(every, first):]
-    if first is None or not ends:
-        return Counts(0, 0, {name: (0, 0) for name in SPANS})
+
+    def counted(ends: range) -> range:
+        return ends[bisect_left(ends, first):] if first is not None else range(0)
+
+    ends = counted(slice_ends(at_us, max([window, *spans.values()])))
+    if not ends:
+        return Counts(0, 0, {name: (0, 0) for name in spans})
     newest = _newest_by_minute(conn, sla, ends[0] - max_age, ends[-1])
     good_ends = _good_slices(ends, newest, max_age)
-    spans = {}
-    for name, span in SPANS.items():
-        recent = [end for end in ends if end > at_us - span]
-        good = sum(1 for end in recent if end in good_ends)
-        spans[name] = (good, len(recent) - good)
-    return Counts(len(good_ends), len(ends) - len(good_ends), spans)
+    in_window = counted(slice_ends(at_us, window))
+    good = sum(1 for end in in_window if end in good_ends)
+    by_span = {}
+    for name, span in spans.items():
+        recent = counted(slice_ends(at_us, span))
+        good_s = sum(1 for end in recent if end in good_ends)
+        by_span[name] = (good_s, len(recent) - good_s)
+    return Counts(good, len(in_window) - good, by_span)
 
 
 def _first_event(conn: Connection, sla: FreshnessSla, at_us: int) -> int | None:

@@ -13,7 +13,17 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import CoreSchema
 
 VERSION = "baton/v1"
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -124,7 +134,26 @@ Objective = Annotated[Decimal, BeforeValidator(parse_objective), WithJsonSchema(
      "examples": ["99.9%", 0.999]})]
 Scalar = str | int | float | bool
 WhereValue = Annotated[Scalar | list[Scalar], AfterValidator(_where_value)]
-Names = Annotated[tuple[str, ...], BeforeValidator(lambda v: (v,) if isinstance(v, str) else v)]
+Severity = Literal["critical", "warning", "info"]
+
+
+class OneOrList:
+    """JSON Schema of a field written as one value or a list of them (`on: a` or `on: [a, b]`):
+    the model holds a tuple, the file may hold either. `min_items`: of the list."""
+
+    def __init__(self, min_items: int = 0) -> None:
+        self.min_items = min_items
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler
+                                     ) -> dict[str, Any]:
+        array = handler(schema)
+        if self.min_items:
+            array["minItems"] = self.min_items
+        return {"anyOf": [array.get("items", {}), array]}
+
+
+Names = Annotated[tuple[str, ...], BeforeValidator(lambda v: (v,) if isinstance(v, str) else v),
+                  OneOrList()]
 
 
 class Frozen(BaseModel):
@@ -144,12 +173,137 @@ class Stage(Frozen):
                                                 "such event of a journey counts.")
     stall_after: Duration | None = Field(None, description="A journey waiting for this stage "
                                          "longer than this is stalled (default 15m).")
+    fails_on: Names = Field((), description="Event types that record a failed attempt at "
+                            "this stage (e.g. gateway.request.failed): shown as failed "
+                            "attempts in a lead's timeline; they never mark a stage.")
 
 
 class Journey(Frozen):
     key: Literal[ENVELOPE_KEYS] = Field(  # type: ignore[valid-type]
         "correlationid", description="Envelope attribute holding the journey key.")
     stages: tuple[Stage, ...] = Field(min_length=2, description="The stages, in order.")
+
+
+# --- Alerts: the rules' names and the per-SLA `alerts:` override (config/alerts.yaml holds
+# the policy it overrides, see slas/alerting.py; both use these models).
+RULES = ("SLABreached", "ErrorBudgetBurn", "JourneysStalled", "DeliveryFailing")
+SLA_RULES = ("SLABreached", "ErrorBudgetBurn")  # the others are raised per stage, per source
+MAX_BURN_FACTOR = Decimal(1000)
+
+
+def between(low: int, high: int) -> AfterValidator:
+    """A duration bound, said in the units the file uses: `must be between 1m and 7d`."""
+    def check(seconds: int) -> int:
+        if not low <= seconds <= high:
+            raise ValueError(f"must be between {format_duration(low)} and "
+                             f"{format_duration(high)}")
+        return seconds
+    return AfterValidator(check)
+
+
+def _rule(value: Any) -> Any:
+    if isinstance(value, str) and value not in RULES:
+        raise ValueError(f"unknown rule; the rules are {', '.join(RULES)}")
+    return value
+
+
+def _sla_rule(value: Any) -> Any:
+    if isinstance(value, str) and value not in SLA_RULES:
+        what = "unknown rule" if value not in RULES else (
+            "not a rule of an SLA (JourneysStalled is raised per journey stage, "
+            "DeliveryFailing per source)")
+        raise ValueError(f"{what}; an SLA chooses among {', '.join(SLA_RULES)}")
+    return value
+
+
+def parse_factor(value: Any) -> Decimal:
+    """A burn-rate factor (`14.4`) -> Decimal('14.4'), exactly; above 0, at most 1000."""
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise InvalidOperation
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("a burn-rate factor is a number such as 14.4") from None
+    if not number.is_finite() or not 0 < number <= MAX_BURN_FACTOR:
+        raise ValueError(f"a burn-rate factor must be above 0 and at most {MAX_BURN_FACTOR}")
+    return number
+
+
+Rule = Annotated[str, BeforeValidator(_rule), WithJsonSchema({"enum": list(RULES)})]
+SlaRule = Annotated[str, BeforeValidator(_sla_rule), WithJsonSchema({"enum": list(SLA_RULES)})]
+Factor = Annotated[Decimal, BeforeValidator(parse_factor), WithJsonSchema(
+    {"type": "number", "exclusiveMinimum": 0, "maximum": 1000, "examples": [14.4, 6, 1]})]
+BurnSpan = Annotated[Duration, between(60, 30 * UNITS["d"])]
+
+
+class BurnWindow(Frozen):
+    """One multi-window burn-rate condition: the burn rate is at least `factor` over both
+    the long and the short window (Google SRE workbook, chapter 5)."""
+
+    long_s: BurnSpan = Field(alias="long", description="The long window (e.g. 1h): the "
+                             "burn must be sustained this long (1m to 30d).")
+    short_s: BurnSpan = Field(alias="short", description="The short window (e.g. 5m), "
+                              "shorter than `long`: the alert resolves soon after the burn "
+                              "stops.")
+    factor: Factor = Field(description="Burn rate to reach over both windows: 1 spends the "
+                           "error budget exactly over the SLA's window, 14.4 spends 2% of a "
+                           "30-day budget in an hour.")
+
+    @model_validator(mode="after")
+    def _short_is_shorter(self) -> BurnWindow:
+        if self.short_s >= self.long_s:
+            raise ValueError(f"the short window ({format_duration(self.short_s)}) must be "
+                             f"shorter than the long window ({format_duration(self.long_s)})")
+        return self
+
+    def __str__(self) -> str:
+        return (f"{format_duration(self.long_s)}/{format_duration(self.short_s)} "
+                f"x{self.factor}")
+
+
+class BurnOverride(Frozen):
+    fast: tuple[BurnWindow, ...] | None = Field(None, description="Windows of the `fast` "
+                                                "burn alert (severity critical); [] turns it "
+                                                "off. Default: the policy's.")
+    slow: tuple[BurnWindow, ...] | None = Field(None, description="Windows of the `slow` "
+                                                "burn alert (severity warning); [] turns it "
+                                                "off. Default: the policy's.")
+
+
+class SlaAlerts(Frozen):
+    """An SLA's own alerting, over the policy of config/alerts.yaml: fields given override
+    the policy, the others follow it. `alerts: off` (or `false`) is `{rules: []}`."""
+
+    rules: tuple[SlaRule, ...] | None = Field(None, description="The rules this SLA raises "
+                                              "(SLABreached, ErrorBudgetBurn); [] for none. "
+                                              "Default: the policy's.")
+    min_events: int | None = Field(None, ge=1, le=1_000_000, description="A burn-rate window "
+                                   "with fewer outcomes than this never fires. Default: the "
+                                   "policy's.")
+    burn: BurnOverride | None = Field(None, description="ErrorBudgetBurn windows; `fast` and "
+                                      "`slow` each default to the policy's.")
+
+
+def _alerts_switch(value: Any) -> Any:
+    if value is False or value == "off":
+        return {"rules": []}
+    if value is not None and not isinstance(value, dict):
+        raise ValueError("alerts is `off` (or false), or a mapping of rules, min_events and "
+                         "burn; leave it out to follow the policy of config/alerts.yaml")
+    return value
+
+
+class _OffOrMapping:
+    """JSON Schema of `alerts`: the words `off`/`false` as well as the mapping."""
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler
+                                     ) -> dict[str, Any]:
+        inner = handler(schema)
+        options = inner.pop("anyOf") if "anyOf" in inner else [inner]
+        return {"anyOf": [{"const": "off"}, {"const": False}, *options]}
+
+
+AlertsSwitch = Annotated[SlaAlerts | None, BeforeValidator(_alerts_switch), _OffOrMapping()]
 
 
 class SlaBase(Frozen):
@@ -162,8 +316,11 @@ class SlaBase(Frozen):
                                    "`warning` while the SLI is below it.")
     window: Window = Field(description="Rolling window the SLI is computed over (e.g. 7d); "
                            "from 1m to 400d.")
-    severity: Literal["critical", "warning", "info"] = Field(
+    severity: Severity = Field(
         "critical", description="Severity of breaches of this SLA.")
+    alerts: AlertsSwitch = Field(None, description="This SLA's alerting: `off`, or a mapping "
+                                 "(rules, min_events, burn) overriding the policy of "
+                                 "config/alerts.yaml. Default: the policy.")
 
 
 class JourneySla(SlaBase):
@@ -190,7 +347,7 @@ class CompletenessSla(JourneySla):
 class FreshnessSla(SlaBase):
     kind: Literal["freshness"] = Field(description="Freshness: matching events keep "
                                        "arriving.")
-    type: Annotated[tuple[str, ...], BeforeValidator(_event_types)] = Field(
+    type: Annotated[tuple[str, ...], BeforeValidator(_event_types), OneOrList()] = Field(
         description="Event type(s) that count (one or a list).")
     source: Names | None = Field(None, description="Only events from these source(s).")
     max_age: Duration = Field(description="Oldest the newest matching event may be.")

@@ -1,5 +1,8 @@
 """One journey's timeline (`baton lead KEY`): its stages with first times and owners, every
 event and span behind them (retries and duplicates included, as attempts), and where it stalled.
+
+Each event is labelled with the stage it belongs to: the stage it marks (`on`), or the stage
+it records a failed attempt at (`fails_on`, e.g. a gateway request answered 5xx).
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ class StageTime:
     owner: str
     first_us: int | None
     attempts: int = 0
+    failed_attempts: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "owner": self.owner, "attempts": self.attempts,
+                "failed_attempts": self.failed_attempts,
                 "first_at": None if self.first_us is None else format_time(self.first_us)}
 
 
@@ -68,6 +73,7 @@ def lead_timeline(store: Store, definitions: Definitions, key: str, journey: str
     if not rows:
         raise EvaluationError(f"no events for {key!r} in journey {name!r} up to "
                               f"{format_time(at)}; check the key ({spec.key})")
+    _label(rows, spec.stages)
     stage_times = [_stage_time(stage, rows) for stage in spec.stages]
     stall = _stall(definitions, name, key, stage_times, at)
     return Timeline(name, key, at, stage_times, rows, span_rows, stall)
@@ -85,9 +91,20 @@ def _journey_of(store: Store, definitions: Definitions, key: str) -> str:
     return str(found)
 
 
+def _label(rows: list[dict[str, Any]], stages: Any) -> None:
+    """Set each event's `stage` (None when it belongs to none) and `failed` (True when it
+    records a failed attempt at that stage)."""
+    roles = {etype: (stage.name, True) for stage in stages for etype in stage.fails_on}
+    roles.update({etype: (stage.name, False) for stage in stages for etype in stage.on})
+    for row in rows:
+        row["stage"], row["failed"] = roles.get(row["type"], (None, False))
+
+
 def _stage_time(stage: Any, rows: list[dict[str, Any]]) -> StageTime:
     times = [row["time_us"] for row in rows if row["type"] in stage.on]
-    return StageTime(stage.name, stage.owner, min(times) if times else None, len(times))
+    failed = sum(1 for row in rows if row["type"] in stage.fails_on)
+    return StageTime(stage.name, stage.owner, min(times) if times else None, len(times),
+                     failed)
 
 
 def _stall(definitions: Definitions, journey: str, key: str, stage_times: list[StageTime],
@@ -107,7 +124,8 @@ def _stall(definitions: Definitions, journey: str, key: str, stage_times: list[S
 
 def _event_json(row: dict[str, Any]) -> dict[str, Any]:
     return {"time": format_time(row["time_us"]), "type": row["type"], "id": row["event_id"],
-            "source": row["source"], "data": _json(row["data"])}
+            "source": row["source"], "stage": row["stage"], "failed": row["failed"],
+            "data": _json(row["data"])}
 
 
 def _span_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes.sink import Sink
+from peers import Alertmanager, running_alertmanager
 from sqlalchemy import create_engine, text
 
 from collectors.store import Store
@@ -60,3 +62,17 @@ def store(store_url: str) -> Iterator[Store]:
     opened = Store.open(store_url)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    """A recording HTTP server on 127.0.0.1 (tests/fakes/sink.py)."""
+    with Sink() as running:
+        yield running
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
+    """Debian's prometheus-alertmanager on a free loopback port (tests/peers.py)."""
+    with running_alertmanager(tmp_path / "alertmanager") as peer:
+        yield peer

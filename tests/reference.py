@@ -51,36 +51,44 @@ def _same(value: Any, wanted: Any) -> bool:
     return type(value) is type(wanted) and value == wanted
 
 
-def measure(events: list[dict[str, Any]], defs: Definitions, sla: Sla, at_us: int) -> Counts:
+def measure(events: list[dict[str, Any]], defs: Definitions, sla: Sla, at_us: int,
+            spans: dict[str, int] = SPANS) -> Counts:
     if isinstance(sla, FreshnessSla):
-        return _freshness(events, sla, at_us)
+        return _freshness(events, sla, at_us, spans)
     allowed = (sla.threshold if isinstance(sla, LatencySla) else sla.within) * US
     hi = at_us if isinstance(sla, LatencySla) else at_us - allowed
     lo = at_us - sla.window * US
-    verdicts: list[tuple[int, str, int | None]] = []  # (from time, verdict, waited)
+    window: list[tuple[str, int | None]] = []  # (verdict, waited) of the window's population
+    known: list[tuple[str, int]] = []  # (verdict, when it became known) of every journey
     for entry in journeys(events, defs, sla.journey, at_us).values():
         f = entry["stages"].get(sla.from_)
-        if f is None or not lo < f <= hi or not matches(entry["attrs"], sla.where):
+        if f is None or not matches(entry["attrs"], sla.where):
             continue
         t = entry["stages"].get(sla.to)
-        verdicts.append((f, _verdict(sla, f, t, allowed, at_us), None if t is None else t - f))
-    good = sum(v == "good" for _, v, _ in verdicts)
-    bad = sum(v == "bad" for _, v, _ in verdicts)
-    spans = {name: (sum(v == "good" for f, v, _ in verdicts if f > at_us - span),
-                    sum(v == "bad" for f, v, _ in verdicts if f > at_us - span))
-             for name, span in SPANS.items()}
-    waits = sorted(w for _, v, w in verdicts if w is not None and v != "pending")
+        verdict = _verdict(sla, f, t, allowed, at_us)
+        if verdict != "pending":  # good when `to` was reached, bad when the deadline passed
+            known.append((verdict, t if verdict == "good" else f + allowed))
+        if lo < f <= hi:
+            window.append((verdict, None if t is None else t - f))
+    good = sum(v == "good" for v, _ in window)
+    bad = sum(v == "bad" for v, _ in window)
+    by_span = {name: (sum(v == "good" for v, k in known if k > at_us - span),
+                      sum(v == "bad" for v, k in known if k > at_us - span))
+               for name, span in spans.items()}
+    waits = sorted(w for v, w in window if w is not None and v != "pending")
     percentiles = tuple(percentile_cont(waits, p) for p in (0.5, 0.95, 0.99))
     if not isinstance(sla, LatencySla):
         percentiles = (None, None, None)
-    return Counts(good, bad, spans, percentiles)
+    return Counts(good, bad, by_span, percentiles)
 
 
 def _verdict(sla: Sla, f: int, t: int | None, allowed: int, at_us: int) -> str:
     if isinstance(sla, CompletenessSla):
-        return "good" if t is not None and t - f <= allowed else "bad"
-    if t is not None:
-        return "good" if t - f <= allowed else "bad"
+        if t is not None and t - f <= allowed:
+            return "good"
+        return "bad" if at_us - f >= allowed else "pending"
+    if t is not None and t - f <= allowed:
+        return "good"
     return "bad" if at_us - f > allowed else "pending"
 
 
@@ -92,20 +100,23 @@ def percentile_cont(values: list[int], p: float) -> float | None:
     return (values[lo] + (values[hi] - values[lo]) * (position - lo)) / US
 
 
-def _freshness(events: list[dict[str, Any]], sla: FreshnessSla, at_us: int) -> Counts:
+def _freshness(events: list[dict[str, Any]], sla: FreshnessSla, at_us: int,
+               spans: dict[str, int]) -> Counts:
     times = sorted(e["time_us"] for e in unique(events) if e["type"] in sla.type
                    and (not sla.source or e["source"] in sla.source) and e["time_us"] <= at_us)
-    verdicts = []
-    for end in slice_ends(at_us, sla.window * US):
+
+    def good(end: int) -> bool | None:
         newest = max((t for t in times if t <= end), default=None)
         if newest is None:  # no matching event yet: the slice is not counted (no data)
-            continue
-        verdicts.append((end, end - newest <= sla.max_age * US))
-    good = sum(ok for _, ok in verdicts)
-    spans = {name: (sum(ok for end, ok in verdicts if end > at_us - span),
-                    sum(not ok for end, ok in verdicts if end > at_us - span))
-             for name, span in SPANS.items()}
-    return Counts(good, len(verdicts) - good, spans)
+            return None
+        return end - newest <= sla.max_age * US
+
+    verdicts = [v for end in slice_ends(at_us, sla.window * US) if (v := good(end)) is not None]
+    by_span = {}
+    for name, span in spans.items():
+        recent = [v for end in slice_ends(at_us, span) if (v := good(end)) is not None]
+        by_span[name] = (sum(recent), len(recent) - sum(recent))
+    return Counts(sum(verdicts), len(verdicts) - sum(verdicts), by_span)
 
 
 def stalls(events: list[dict[str, Any]], defs: Definitions, name: str, at_us: int,

@@ -146,6 +146,48 @@ def test_every_page_opens_in_a_real_browser_after_signing_in(dashboard, browser)
     page.close()
 
 
+@pytest.mark.parametrize(("path", "title"), [
+    ("editor", "SLA editor"), ("sources", "Sources"), ("breaches", "Breaches")])
+def test_a_link_to_a_page_opened_signed_out_signs_in_and_lands_on_that_page(
+        dashboard, browser, path, title):
+    page = open_page(browser, f"{dashboard}/{path}")
+    page.get_by_text("Sign in to see the SLA dashboard.").wait_for()
+    settle(page)
+    assert page.get_by_text("Page not found").count() == 0
+    sign_in(page, "victor")
+    page.get_by_role("heading", name=title, exact=True).wait_for()
+    settle(page)
+    assert page.url == f"{dashboard}/{path}"
+    assert page.get_by_text("Page not found").count() == 0
+    page.close()
+
+
+def table_overflow(page: Any) -> list[dict[str, int]]:
+    """Per table on the page: how much wider its columns are than the room it has (0 when
+    every column shows without a sideways scroll)."""
+    return page.eval_on_selector_all(  # type: ignore[no-any-return]
+        '[data-testid="stDataFrame"]', """tables => tables.map(t => {
+            const s = t.querySelector('.dvn-scroller');
+            return {scroll: s.scrollWidth, client: s.clientWidth,
+                    over: s.scrollWidth - s.clientWidth};
+        })""")
+
+
+@pytest.mark.parametrize(("link", "expected"), [
+    ("Scorecards", "SLAs met"), ("Breaches", "Open now")])
+def test_the_scorecards_and_breaches_tables_show_every_column_at_1440_pixels(
+        dashboard, browser, link, expected):
+    page = open_page(browser, dashboard)
+    sign_in(page, "victor")
+    page.get_by_role("link", name=link).first.click()
+    page.get_by_text(expected).first.wait_for()
+    page.locator('[data-testid="stDataFrame"] .dvn-scroller').first.wait_for()
+    settle(page)
+    tables = table_overflow(page)
+    assert tables and all(t["over"] <= 0 for t in tables), tables
+    page.close()
+
+
 def test_a_stuck_leads_timeline_opens_in_the_browser(dashboard, browser):
     page = open_page(browser, dashboard)
     sign_in(page, "victor")

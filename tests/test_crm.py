@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from collectors.crm import CrmAuthError, HubSpotCollector, SalesforceCollector
 from collectors.errors import CollectorError
-from collectors.sources import HubSpotSource, SalesforceSource
+from collectors.runner import poll_and_record
+from collectors.sources import HubSpotSource, Rule, SalesforceSource
 from collectors.store import Store
-from collectors.tables import cursors, events, rejects
+from collectors.tables import cursors, events, rejects, source_status
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -86,7 +87,7 @@ def test_hubspot_contacts_become_upserted_and_assigned_events_keyed_by_lead_id(
     crm.contacts = [contact(1, NOW - timedelta(hours=1)),
                     contact(2, NOW - timedelta(minutes=30), owner=False)]
     result = hubspot(store, crm, token).poll()
-    assert result.counts.accepted == 3
+    assert (result.counts.accepted, result.counts.events) == (2, 3)  # 2 contacts, 3 events
     assert stored(store) == [
         ("100001:crm.lead.assigned", "crm.lead.assigned", "L-0001"),
         ("100001:crm.lead.upserted", "crm.lead.upserted", "L-0001"),
@@ -95,6 +96,54 @@ def test_hubspot_contacts_become_upserted_and_assigned_events_keyed_by_lead_id(
     assert body["filterGroups"][0]["filters"][0]["propertyName"] == "lastmodifieddate"
     assert body["sorts"] == [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]
     assert "hubspot_owner_assigneddate" in body["properties"]
+
+
+def test_hubspot_asks_only_for_the_properties_its_mapping_reads(
+        store: Store, crm: FakeCrm, token: str) -> None:
+    crm.contacts = [contact(1, NOW - timedelta(minutes=5))]
+    rules = (Rule(type="crm.lead.upserted", time="properties.createdate"),
+             Rule(type="crm.lead.won", when={"properties.dealstage": "won"},
+                  time="properties.closedate"))
+    hubspot(store, crm, token, key=("properties.lead_id",), rules=rules,
+            data={"stage": "properties.lifecyclestage"}).poll()
+    assert set(crm.requests[0][2]["properties"]) == {
+        "lastmodifieddate",  # the watermark
+        "lead_id",  # `properties:` of the source (and its key)
+        "createdate", "dealstage", "closedate", "lifecyclestage"}  # rules and data
+
+
+def test_hubspot_collects_no_personal_field_that_no_mapping_uses(
+        store: Store, crm: FakeCrm, token: str) -> None:
+    broken = contact(9, NOW - timedelta(minutes=9))
+    broken["properties"]["createdate"] = "yesterday"
+    crm.contacts = [contact(1, NOW - timedelta(minutes=5)), broken]
+    hubspot(store, crm, token).poll()
+    assert "email" not in crm.requests[0][2]["properties"]
+    with store.engine.connect() as conn:
+        kept = [*conn.execute(select(rejects.c.raw)).scalars(),
+                *conn.execute(select(events.c.data)).scalars()]
+    assert len(kept) == 3 and not any("@example.org" in (text or "") for text in kept)
+    crm.requests.clear()
+    hubspot(store, crm, token, data={"contact": "properties.email"}).poll()
+    assert "email" in crm.requests[0][2]["properties"]  # a mapping that reads it asks for it
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param({"status": "error", "category": "VALIDATION_ERROR", "message":
+                  "Contact with email ana.pereira@example.org and phone +351 912 already "
+                  "exists"}, id="json"),
+    pytest.param("<html>no contact ana.pereira@example.org</html>", id="text"),
+])
+def test_an_api_error_quoting_personal_data_is_logged_and_recorded_masked(
+        store: Store, crm: FakeCrm, token: str, body: object) -> None:
+    crm.script = [Scripted(400, body)]
+    collector = hubspot(store, crm, token)
+    with pytest.raises(CollectorError) as failed:
+        poll_and_record(store, collector)
+    with store.engine.connect() as conn:
+        recorded = conn.execute(select(source_status.c.last_error)).scalar()
+    for message in (str(failed.value), recorded):
+        assert "400" in message and "ana.pereira" not in message and "[masked]" in message
 
 
 def test_hubspot_follows_after_cursors_until_the_last_page(
@@ -123,7 +172,7 @@ def test_hubspot_429_is_retried_after_the_retry_after_delay(
                   Scripted(429, {"status": "error", "errorType": "RATE_LIMIT",
                                  "message": "limit", "policyName": "DAILY"})]
     sleeps: list[float] = []
-    assert hubspot(store, crm, token, sleeps).poll().counts.accepted == 2
+    assert hubspot(store, crm, token, sleeps).poll().counts.events == 2
     assert sleeps == [2.0, 2.0]  # Retry-After, then exponential backoff (2 ** 1)
 
 
@@ -153,7 +202,21 @@ def test_the_watermark_is_persisted_and_the_next_poll_rereads_only_the_overlap(
     second = hubspot(store, crm, token).poll()
     since = int(crm.requests[0][2]["filterGroups"][0]["filters"][0]["value"])
     assert since == int((last - timedelta(minutes=5)).timestamp() * 1000)
-    assert (second.counts.accepted, second.counts.duplicate) == (2, 2)
+    # contact 3 is new (two events), contact 2 was stored whole: counted as records
+    counts = second.counts
+    assert (counts.accepted, counts.duplicate, counts.events) == (1, 1, 2)
+
+
+def test_a_contact_read_again_once_assigned_is_accepted_for_its_new_assignment(
+        store: Store, crm: FakeCrm, token: str) -> None:
+    crm.contacts = [contact(1, NOW - timedelta(minutes=20), owner=False),
+                    contact(2, NOW - timedelta(minutes=19), owner=False)]
+    hubspot(store, crm, token).poll()
+    crm.contacts = [contact(1, NOW - timedelta(minutes=10)),  # assigned since
+                    contact(2, NOW - timedelta(minutes=9), owner=False)]
+    counts = hubspot(store, crm, token).poll().counts
+    assert (counts.accepted, counts.duplicate, counts.events) == (1, 1, 1)
+    assert counts.records == 2
 
 
 def test_a_contact_that_cannot_be_mapped_is_kept_as_a_reject_with_its_reason(
@@ -162,7 +225,8 @@ def test_a_contact_that_cannot_be_mapped_is_kept_as_a_reject_with_its_reason(
     broken["properties"]["createdate"] = "yesterday"
     crm.contacts = [broken, contact(1, NOW - timedelta(minutes=1))]
     result = hubspot(store, crm, token).poll()
-    assert (result.counts.accepted, result.counts.rejected) == (2, 1)
+    counts = result.counts
+    assert (counts.accepted, counts.rejected, counts.events) == (1, 1, 2)
     with store.engine.connect() as conn:
         row = conn.execute(select(rejects.c.source, rejects.c.location,
                                   rejects.c.reason)).one()
@@ -180,7 +244,8 @@ def test_salesforce_leads_page_through_next_records_url(
     assert paths == ["/services/data/v62.0/query",
                      "/services/data/v62.0/query/01gRO0000016PIAYA2-5",
                      "/services/data/v62.0/query/01gRO0000016PIAYA2-10"]
-    assert result.counts.accepted == 12 * 2 + 1  # the queue-owned lead is not assigned
+    assert result.counts.accepted == 13
+    assert result.counts.events == 12 * 2 + 1  # the queue-owned lead is not assigned
     assert ("00Q5g0000000000099:crm.lead.upserted", "crm.lead.upserted", "L-0099") in stored(
         store)
 
@@ -201,7 +266,7 @@ def test_salesforce_request_limit_exceeded_403_is_retried_honouring_retry_after(
     crm.script = [Scripted(403, [{"message": "TotalRequests Limit exceeded.",
                                   "errorCode": "REQUEST_LIMIT_EXCEEDED"}], {"Retry-After": "1"})]
     sleeps: list[float] = []
-    assert salesforce(store, crm, token, sleeps).poll().counts.accepted == 2
+    assert salesforce(store, crm, token, sleeps).poll().counts.events == 2
     assert sleeps == [1.0]
 
 

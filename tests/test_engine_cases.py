@@ -113,16 +113,67 @@ def test_without_percentiles_the_counts_are_the_same_and_the_percentiles_are_lef
     full = counts(store, events, "fast", 60)
     with store.engine.connect() as conn:
         lean = measure(conn, DEFS.sla("fast"), T0 + 60 * MIN, percentiles=False)
-    assert (lean.good, lean.bad, lean.spans) == (full.good, full.bad, full.spans) == (
-        4, 2, {"1h": (4, 2), "6h": (4, 2)})
+    assert (lean.good, lean.bad, lean.spans) == (full.good, full.bad, full.spans)
+    assert (lean.good, lean.bad) == (4, 2) and lean.spans["1h"] == (4, 2)
     assert lean.percentiles == (None, None, None) != full.percentiles
 
 
-def test_burn_rate_spans_restrict_the_population_to_the_span(store):
-    events = journey("old", 10) + journey("new", 45) + journey("ok", 30, assigned=31)
+# Burn-rate spans count outcomes when they became known (DESIGN.md, December 2026): a latency
+# journey is good at the time it reached `to` within 10m, bad at submitted + 10m. At T = 60:
+SPAN_CASES = [
+    pytest.param(journey("a", 50, assigned=58), {"5m": (1, 0), "1h": (1, 0)},
+                 id="good-counts-when-to-was-reached"),
+    pytest.param(journey("a", 48, assigned=54), {"5m": (0, 0), "30m": (1, 0)},
+                 id="good-reached-before-the-short-span-is-outside-it"),
+    pytest.param(journey("a", 48), {"5m": (0, 1), "30m": (0, 1)},
+                 id="bad-counts-when-the-deadline-passed-though-submitted-before-the-span"),
+    pytest.param(journey("a", 44), {"5m": (0, 0), "30m": (0, 1)},
+                 id="deadline-before-the-short-span-counts-only-in-the-longer"),
+    pytest.param(journey("a", 45), {"5m": (0, 0), "30m": (0, 1)},
+                 id="deadline-exactly-at-T-minus-span-is-outside-it"),
+    pytest.param(journey("a", 50), {"5m": (0, 0), "1h": (0, 0)},
+                 id="deadline-exactly-at-T-is-still-pending"),
+    pytest.param(journey("a", 46, assigned=59), {"5m": (0, 1), "30m": (0, 1)},
+                 id="reached-late-is-bad-at-its-deadline-not-when-it-arrived"),
+    pytest.param(journey("a", -30, assigned=-25), {"1h": (0, 0), "6h": (1, 0), "3d": (1, 0)},
+                 id="spans-longer-than-the-window-reach-before-it"),
+]
+
+
+@pytest.mark.parametrize(("events", "expected"), SPAN_CASES)
+def test_burn_rate_spans_count_outcomes_by_the_time_they_became_known(store, events, expected):
     got = counts(store, events, "fast", 60)
-    assert (got.good, got.bad) == (1, 2)
-    assert got.spans == {"1h": (1, 2), "6h": (1, 2)}
+    assert {name: got.spans[name] for name in expected} == expected
+
+
+def test_a_short_span_sees_an_outage_within_minutes_of_its_start(store):
+    """Nine leads submitted every 5 minutes from 5 to 45 reach a rep in 2 minutes; from minute
+    45 a lead arrives every minute and none is routed. At 60m the window is still mostly good,
+    but the deadlines passing in the last 5 minutes (leads 46-49) are all bad."""
+    events = [e for m in range(5, 50, 5) for e in journey(f"ok{m}", m, assigned=m + 2)]
+    events += [e for m in range(45, 60) for e in journey(f"lost{m}", m)]
+    got = counts(store, events, "fast", 60)
+    assert got.spans["5m"] == (0, 4)
+    assert (got.good, got.bad) == (9, 5)
+
+
+def test_completeness_spans_count_a_journey_bad_once_its_within_has_passed(store):
+    events = (journey("a", 46) + journey("b", 47, routed=50) + journey("c", 52)
+              + journey("d", 40, routed=55))
+    got = counts(store, events, "complete", 60)
+    # a: bad at its deadline 56 (in 5m); b: good at 50 (not in 5m); c: deadline 62, pending;
+    # d: routed after its deadline 50, so bad at 50
+    assert got.spans["5m"] == (0, 1) and got.spans["30m"] == (1, 2)
+
+
+def test_freshness_spans_count_the_slices_ending_within_them(store):
+    # (minute -100: long before, so that every slice of the spans counts; see FRESHNESS)
+    events = [ev("x", "lead.submitted", m, m) for m in (-100, 0, 1, 2, 3)]
+    got = counts(store, events, "fresh", 20)
+    # good while the newest event is <= 2m old: the slices ending at 0..5; the 5m span holds
+    # the slices ending at 16..20, the 1h span those ending at -39..20 (the window: -9..20)
+    assert got.spans["5m"] == (0, 5) and got.spans["1h"] == (6, 54)
+    assert (got.good, got.bad) == (6, 24)
 
 
 WHERE = [
@@ -161,6 +212,7 @@ def test_scratch_rows_from_a_window_measure_like_the_live_rows_at_every_later_ti
     import random
 
     from slas import population
+    from slas.measure import STATUS_SPANS, reach_us
 
     rng = random.Random(5)
     events = []
@@ -175,10 +227,11 @@ def test_scratch_rows_from_a_window_measure_like_the_live_rows_at_every_later_ti
     journeys_slas = [s for s in DEFS.slas if s.kind != "freshness"]
     renamed = dataclasses.replace(DEFS, slas=tuple(
         s.model_copy(update={"name": f"{s.name}~scratch"}) for s in journeys_slas))
-    since = T0 + first * MIN - max(s.window for s in journeys_slas) * 1_000_000
+    since = T0 + first * MIN - max(reach_us(s, STATUS_SPANS) for s in journeys_slas)
     population.insert_window(store, renamed, since)
     with store.engine.connect() as conn:
         for sla, scratch in zip(journeys_slas, renamed.slas, strict=True):
             for minute in range(first, 241, 10):
                 at = T0 + minute * MIN
-                assert measure(conn, scratch, at) == measure(conn, sla, at), (sla.name, minute)
+                assert measure(conn, scratch, at, spans=STATUS_SPANS) == measure(
+                    conn, sla, at, spans=STATUS_SPANS), (sla.name, minute)

@@ -172,7 +172,7 @@ def test_stalls_and_lead_give_durations_in_words(store, store_url, config_dir, c
 
 
 @pytest.mark.parametrize(("seconds", "words"), [
-    (0, "0s"), (59.6, "1m"), (9918 * 60, "6d 21h"), (3 * 3600 + 12 * 60 + 9, "3h 12m"),
+    (0, "0s"), (59.6, "59s"), (9918 * 60, "6d 21h"), (3 * 3600 + 12 * 60 + 9, "3h 12m"),
     (-5, "0s")])
 def test_durations_in_words_keep_the_two_largest_units(seconds, words):
     assert duration_words(seconds) == words

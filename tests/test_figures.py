@@ -12,12 +12,24 @@ HOUR = 3600 * 1_000_000
 T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 
 
-def test_the_sli_trend_draws_one_line_per_sla_and_the_objectives():
+def test_the_sli_trend_draws_one_line_per_sla_and_its_objective_dashed_in_its_colour():
     series = pd.DataFrame({"sla": ["a", "a", "b"], "at_us": [T0, T0 + HOUR, T0],
                            "sli": [0.99, 0.98, 1.0]})
-    fig = fx.sli_trend(series, {"a": 0.995, "b": 0.9}, "UTC")
-    assert [t.name for t in fig.data] == ["a", "b"]
-    assert sorted(s.y0 for s in fig.layout.shapes) == [0.9, 0.995]
+    fig = fx.sli_trend(series, {"a": 0.995, "b": 0.99}, "UTC")
+    lines = {t.name: t for t in fig.data}
+    assert list(lines) == ["a", "a objective (99.5%)", "b", "b objective (99%)"]
+    for sla, target in (("a", 0.995), ("b", 0.99)):
+        objective = lines[f"{sla} objective ({fx.fmt_percent(target)})"]
+        assert set(objective.y) == {target} and objective.line.dash == "dash"
+        assert objective.line.color == lines[sla].line.color
+    assert lines["a"].line.color != lines["b"].line.color
+
+
+def test_objective_labels_are_never_drawn_on_the_plot_where_close_ones_overlap():
+    series = pd.DataFrame({"sla": list("abcd"), "at_us": [T0] * 4, "sli": [0.99] * 4})
+    fig = fx.sli_trend(series, {"a": 0.99, "b": 0.995, "c": 0.999, "d": 0.99}, "UTC")
+    assert fig.layout.annotations == () and fig.layout.shapes == ()
+    assert all(t.showlegend is not False for t in fig.data)
 
 
 def test_breaches_are_drawn_per_team_in_severity_colours_until_closed_or_now():
@@ -31,18 +43,48 @@ def test_breaches_are_drawn_per_team_in_severity_colours_until_closed_or_now():
     assert open_bar.x[1] == pd.Timestamp(T0 + 5 * HOUR, unit="us", tz="UTC")
 
 
-def test_the_funnel_keeps_journey_order():
-    fig = fx.funnel(pd.DataFrame({"stage": ["a", "b", "c"], "leads": [10, 8, 7]}))
-    assert list(fig.data[0].y) == ["a", "b", "c"] and list(fig.data[0].x) == [10, 8, 7]
+def test_the_funnel_shows_how_many_did_not_reach_each_stage_and_where_they_stopped():
+    fig = fx.funnel(pd.DataFrame({"stage": ["a", "b", "c", "d"], "leads": [100, 90, 90, 80]}))
+    stopped = {t.name: list(t.x) for t in fig.data}
+    assert stopped == {"stopped at a": [0, 10, 10, 10], "stopped at c": [0, 0, 0, 10]}
+    assert list(fig.layout.yaxis.categoryarray) == [
+        "a (100 reached)", "b (90 reached)", "c (90 reached)", "d (80 reached)"]
+    assert [a.text for a in fig.layout.annotations] == [
+        "0 (0%) missed", "10 (10%) missed", "10 (10%) missed", "20 (20%) missed"]
+    assert fig.layout.barmode == "stack" and "100%" not in str(fig.to_json())
+
+
+def test_a_funnel_where_every_lead_reached_every_stage_has_no_drop_off_bars():
+    fig = fx.funnel(pd.DataFrame({"stage": ["a", "b"], "leads": [5, 5]}))
+    assert fig.data == () and [a.text for a in fig.layout.annotations] == [
+        "0 (0%) missed", "0 (0%) missed"]
 
 
 def test_stalls_stack_by_owner_in_stage_order():
     stalls = pd.DataFrame({"owner": ["Sales", "Sales", "Platform"],
                            "last_stage": ["crm.upserted", "crm.upserted", "bus.published"]})
     fig = fx.stalls_by_stage(stalls, ["form", "bus.published", "crm.upserted", "done"])
-    assert {t.name: list(t.y) for t in fig.data} == {"Platform": [1], "Sales": [2]}
-    assert list(fig.layout.xaxis.categoryarray) == ["form", "bus.published", "crm.upserted",
+    assert {t.name: list(t.x) for t in fig.data} == {"Platform": [1], "Sales": [2]}
+    assert list(fig.layout.yaxis.categoryarray) == ["form", "bus.published", "crm.upserted",
                                                     "done"]
+
+
+@pytest.mark.parametrize("build", [
+    pytest.param(lambda: fx.stalls_by_stage(pd.DataFrame({
+        "owner": ["Sales"], "last_stage": ["enrichment.completed"]}),
+        ["form.submitted", "enrichment.completed", "crm.assigned"]), id="stalls"),
+    pytest.param(lambda: fx.funnel(pd.DataFrame({
+        "stage": ["form.submitted", "enrichment.completed"], "leads": [9, 7]})), id="funnel"),
+])
+def test_stage_names_are_axis_labels_with_room_to_show_them_whole(build):
+    fig = build()
+    # stage names on the category axis, which grows its margin to fit them; the legend sits
+    # below the value axis's title, not over its labels
+    assert all(t.orientation == "h" for t in fig.data)
+    assert fig.layout.yaxis.automargin is True and fig.layout.yaxis.type != "linear"
+    assert fig.layout.xaxis.automargin is True
+    assert fig.layout.legend.yref == "container" and fig.layout.legend.y == 0
+    assert fig.layout.margin.b >= 60 + 22 * len(fig.data)
 
 
 def test_the_latency_histogram_draws_the_threshold_in_red():
@@ -77,9 +119,23 @@ def test_the_dry_run_chart_colours_current_and_edited_apart():
 
 @pytest.mark.parametrize(("seconds", "text"), [
     (0, "0s"), (45, "45s"), (125, "2m 5s"), (3 * 3600 + 12 * 60 + 9, "3h 12m"),
-    (2 * 86400 + 4 * 3600, "2d 4h"), (None, "—")])
-def test_durations_read_as_the_two_largest_units(seconds, text):
+    (2 * 86400 + 4 * 3600, "2d 4h"), (None, "—"), (float("nan"), "—"),
+    (-5, "0s"), (-0.4, "0s"), (-3 * 3600, "0s")])
+def test_durations_read_as_the_two_largest_units_and_never_negative(seconds, text):
     assert fx.fmt_duration(seconds) == text
+
+
+@pytest.mark.parametrize(("start", "end", "text"), [
+    (T0, T0 + 90 * 1_000_000, "1m 30s"), (T0 + 5_000_000, T0, "0s"), (None, T0, "—"),
+    (T0, float("nan"), "—")])
+def test_elapsed_time_between_two_stored_times_is_never_negative(start, end, text):
+    assert fx.fmt_elapsed(start, end) == text
+
+
+def test_a_short_time_for_narrow_columns_is_in_the_viewers_zone():
+    assert fx.fmt_short_time(T0, "UTC") == "Jan 01 00:00"
+    assert fx.fmt_short_time(T0, "America/New_York") == "Dec 31 19:00"
+    assert fx.fmt_short_time(None, "UTC") == "—"
 
 
 def test_times_are_shown_in_the_viewers_time_zone():
@@ -91,6 +147,18 @@ def test_times_are_shown_in_the_viewers_time_zone():
 def test_every_status_has_a_colour_a_label_and_a_badge():
     assert set(fx.STATUS_COLOURS) == set(fx.STATUS_LABELS) == set(fx.STATUS_BADGE) == {
         "ok", "warning", "at_risk", "breached", "no_data"}
+
+
+@pytest.mark.parametrize("sli", [None, float("nan")], ids=["none", "nan"])
+@pytest.mark.parametrize(("sla", "window", "what"), [
+    ("lead-routing-5m", "7d", "No data this week yet on whether qualified leads went from "
+     "form.submitted to crm.assigned within 5 minutes; target 99%"),
+    ("activation-events-fresh", "1d", "No data in the last 24 hours yet on whether minutes "
+     "had a com.acme.product.activated event no older than 2 minutes; target 99.9%"),
+])
+def test_an_sla_with_no_sli_yet_says_no_data_in_words(sli, sla, window, what):
+    slas = {s.name: s for s in load_folder("config").slas}
+    assert fx.plain_words(slas[sla], sli, window) == what
 
 
 def test_an_sla_reads_as_one_plain_sentence():

@@ -121,7 +121,9 @@ def test_bad_lines_are_kept_as_rejects_with_their_byte_offset_and_reason(
 def test_an_http_log_batch_array_maps_every_entry(store: Store) -> None:
     batch = orjson.loads((FIXTURES / "kong-http-log-batch.json").read_bytes())
     mapped = parse_kong(batch, default_map("kong"))
-    assert [e.correlationid for e in mapped] == ["L-1009", "L-1010"]
+    assert [(e.correlationid, e.type) for e in mapped] == [
+        ("L-1009", "gateway.request.accepted"), ("L-1010", "gateway.request.accepted"),
+        ("L-1011", "gateway.request.failed")]  # the 502: a failed attempt, kept
 
 
 def test_a_source_without_a_file_cannot_be_tailed(store: Store) -> None:
@@ -134,7 +136,8 @@ def test_baton_ingest_reads_kong_entries_for_backfills(
     code = main(["--store", store_url, "ingest", "--format", "kong",
                  str(FIXTURES / "kong-http-log-batch.json")])
     assert code == 0
-    assert "accepted 2, duplicate 0, rejected 0" in capsys.readouterr().out
+    assert capsys.readouterr().out == (
+        "accepted 3 entries, 3 events, duplicate 0, rejected 0, skipped 0 (no rule)\n")
 
 
 EDGE_SOURCES = """version: baton/v1
@@ -163,14 +166,16 @@ def test_a_backfill_for_a_configured_source_maps_with_its_rules_and_stores_nothi
     cli = ["--store", store_url, "--config", str(tmp_path), "ingest", "--format", "kong",
            "--source", "kong-edge", str(log)]
     assert main(cli) == 0
-    assert "accepted 4, duplicate 0, rejected 0" in capsys.readouterr().out
+    out = capsys.readouterr().out  # the health check matches none of the source's rules
+    assert out == "accepted 4 entries, 4 events, duplicate 0, rejected 0, skipped 1 (no rule)\n"
     with store.engine.connect() as conn:
         stored = conn.execute(select(events.c.source, events.c.type)).all()
     assert sorted(stored) == [("kong://kong-edge", "gateway.request.accepted")] * 3 + [
         ("kong://kong-edge", "gateway.request.failed")]  # the source's own rule for the 502
     configured = load_sources(tmp_path / "sources.yaml").sources["kong-edge"]
     tailed = drain(store, kong_file_tail(store, "kong-edge", configured))
-    assert (tailed.accepted, tailed.duplicate) == (0, 4)  # the live tail finds them all stored
+    # the live tail finds them all stored
+    assert (tailed.accepted, tailed.duplicate, tailed.skipped) == (0, 4, 1)
 
 
 def test_a_backfill_in_another_format_than_its_configured_source_is_refused(

@@ -32,9 +32,10 @@ def test_the_example_config_loads_and_covers_every_kind() -> None:
 
 def test_the_example_rules_emit_only_event_types_of_the_lead_journey() -> None:
     journeys = yaml.safe_load((ROOT / "config" / "slas" / "leads.yaml").read_text())["journeys"]
-    # plain PyYAML reads the key `on` as the boolean True (YAML 1.1)
-    stage_types = {t for stage in journeys["lead"]["stages"] for t in stage.get("on",
-                                                                                stage.get(True))}
+    # plain PyYAML reads the key `on` as the boolean True (YAML 1.1); a type may also record
+    # failed attempts at a stage (`fails_on`)
+    stage_types = {t for stage in journeys["lead"]["stages"]
+                   for t in [*stage.get("on", stage.get(True)), *stage.get("fails_on", [])]}
     config = load_sources(ROOT / "config" / "sources.yaml")
     emitted = {rule.type for name, source in config.sources.items()
                for rule in source_map(name, source).rules}
@@ -105,7 +106,7 @@ def test_kinds_have_documented_default_keys_rules_and_times() -> None:
                            "token_env: SF}\n", "s.yaml")
     kong = source_map("kong", config.sources["kong"])
     assert kong.key_paths[0] == "correlation_id" and kong.time_path == "started_at"
-    assert [r.type for r in kong.rules] == ["gateway.request.accepted"]
+    assert [r.type for r in kong.rules] == ["gateway.request.accepted", "gateway.request.failed"]
     assert kong.event_source == "kong://kong"
     salesforce = source_map("sf", config.sources["sf"])
     assert [r.type for r in salesforce.rules] == ["crm.lead.upserted", "crm.lead.assigned"]
@@ -163,7 +164,7 @@ sources:
         client.close()
     assert code == 0
     assert capsys.readouterr().out.splitlines() == [
-        "kong-edge: accepted 4, duplicate 0, rejected 0",
+        "kong-edge: accepted 5 entries, 5 events, duplicate 0, rejected 0, skipped 0 (no rule)",
         "enrichment: accepted 1, duplicate 0, rejected 0"]
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.cli import main
 from collectors.runner import drain
-from collectors.sources import OtlpSource, Rule, default_map
+from collectors.sources import OtlpSource, Rule, default_map, source_map
 from collectors.store import Store
 from collectors.tables import events, rejects, spans
 from collectors.traces import any_value, otlp_file_tail, parse_otlp
@@ -73,7 +73,7 @@ def test_spans_read_again_after_a_restart_are_stored_once(
     with (tmp_path / "traces.jsonl").open("ab") as out:
         out.write((FIXTURES / "otlp-traces.jsonl").read_bytes())  # re-exported batches
     counts = drain(store, tail(store, tmp_path))
-    assert counts.duplicate == 1
+    assert (counts.accepted, counts.duplicate, counts.rejected, counts.events) == (0, 3, 1, 0)
     assert store.count(spans) == 3
 
 
@@ -111,3 +111,12 @@ def test_baton_ingest_reads_otlp_lines_into_spans_for_backfills(
     assert code == 0
     assert "rejected 1" in capsys.readouterr().out
     assert store.count(spans) == 3
+
+
+def test_nanosecond_times_become_microseconds_exactly_past_a_floats_precision() -> None:
+    line = orjson.loads((FIXTURES / "otlp-traces.jsonl").read_bytes().splitlines()[0])
+    span = line["resourceSpans"][0]["scopeSpans"][0]["spans"][1]
+    span["endTimeUnixNano"] = "1767268801423456999"  # as a float: ...457024
+    batch = parse_otlp(line, source_map("traces", OtlpSource(kind="otlp", rules=UPSERT)), 0)
+    assert batch.rows[1]["end_us"] == 1767268801423456
+    assert [e.time_us for e in batch.events] == [1767268801423456]

@@ -117,6 +117,21 @@ def test_a_save_is_refused_when_someone_else_saved_the_file_meanwhile(store_url,
                     started.replace("5m", "10m"), EDITOR, "", expected=started)
 
 
+@pytest.mark.parametrize("mode", [0o644, 0o664, 0o640, 0o600], ids=oct)
+def test_a_save_and_a_rollback_keep_the_files_mode(store_url, config, leads_file, mode):
+    leads_file.chmod(mode)
+    before = leads_file.read_text()
+    store = Store.open(store_url)
+    editor.save(store, editor.sla_files(config), str(leads_file),
+                before.replace("threshold: 5m", "threshold: 10m"), EDITOR, "", expected=before)
+    assert leads_file.stat().st_mode & 0o7777 == mode
+    first = stored_versions(store_url)[0]
+    editor.rollback(store, editor.sla_files(config), str(leads_file), first, EDITOR)
+    store.close()
+    assert leads_file.read_text() == before and leads_file.stat().st_mode & 0o7777 == mode
+    assert sorted(p.name for p in leads_file.parent.iterdir() if p.name.startswith(".")) == []
+
+
 def test_history_lists_versions_and_rollback_restores_an_earlier_one(
         store_url, config, leads_file, monkeypatch, tmp_path):
     before = leads_file.read_text()

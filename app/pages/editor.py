@@ -13,7 +13,7 @@ from app import figures as fx
 
 DRY_RUN_DAYS = {"7 days": 7, "30 days": 30}
 
-user = auth.page_user()
+user = auth.page_user(__file__)
 tz = st.session_state.get("tz", "UTC")
 st.title("SLA editor")
 if not user.can_edit:

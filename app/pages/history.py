@@ -10,7 +10,7 @@ import streamlit as st
 from app import auth, data, editor
 from app import figures as fx
 
-user = auth.page_user()
+user = auth.page_user(__file__)
 tz = st.session_state.get("tz", "UTC")
 st.title("SLA history")
 st.caption("Who changed which SLA file, when and why; roll back to any earlier version.")

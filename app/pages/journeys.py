@@ -3,6 +3,8 @@ lead's timeline (the same data as `baton lead KEY`)."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
@@ -13,7 +15,7 @@ from slas.spec import CompletenessSla, LatencySla
 
 PERIODS = {"24h": 1, "7d": 7, "30d": 30}
 
-auth.page_user()
+user = auth.page_user(__file__)
 tz = st.session_state.get("tz", "UTC")
 st.title("Journeys & stalls")
 st.caption("Which leads are stuck right now, at which stage, and which team owns the next step.")
@@ -51,6 +53,8 @@ c.metric("Stalled now (7d)", f"{len(stuck):,}",
               "stall_after (default 15m).")
 funnel_col, stall_col = st.columns(2)
 funnel_col.plotly_chart(fx.funnel(counts), width="stretch")
+funnel_col.caption("Leads counted per stage over the period: a lead still on its way counts as "
+                   "stopped where it is now.")
 if stuck.empty:
     stall_col.success("No stalled leads right now.")
 else:
@@ -93,7 +97,7 @@ if at_stage:
 if owners:
     shown = shown[shown["owner"].isin(owners)]
 table = pd.DataFrame({
-    "Lead": shown["key"], "Stalled after": shown["last_stage"],
+    "Lead": shown["key"].map(user.show), "Stalled after": shown["last_stage"],
     "Since": shown["last_at_us"].map(lambda v: fx.fmt_time(v, tz)),
     "Waiting for": shown["next_stage"],
     "Accountable": shown["owner"].map(lambda t: team_names.get(t, t)),
@@ -103,32 +107,37 @@ picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun"
                       selection_mode="single-row", key="stuck")
 st.caption(f"{len(shown):,} of {len(stuck):,} stalled leads. Select a row to open its timeline.")
 rows = picked.selection.rows if picked is not None else []
-chosen = str(table.iloc[rows[0]]["Lead"]) if rows else ""
+chosen = str(shown["key"].iloc[rows[0]]) if rows else ""
+chosen_shown = user.show(chosen) or ""
 
 st.subheader("Lead timeline")
-key = st.text_input("Lead key", value=chosen, key=f"lead-{chosen}",
-                    help="Any lead, stalled or not.").strip()
+# the widget key names the lead without showing it (Streamlit puts keys in the page)
+typed = st.text_input("Lead key", value=chosen_shown,
+                      key=f"lead-{hashlib.sha256(chosen.encode()).hexdigest()[:16]}",
+                      help="Any lead, stalled or not.").strip()
+key = chosen if chosen and typed == chosen_shown else typed
 if not key:
     st.caption("Select a stuck lead above or type a lead key to see its timeline.")
     st.stop()
 try:
     timeline = data.timeline(key, journey, now)
 except EvaluationError as exc:
-    st.warning(str(exc))
+    st.warning(user.show(str(exc)))
     st.stop()
 if timeline.stall is not None:
     s = timeline.stall
-    st.error(f"**{key}** stalled after **{s.last_stage}** for "
+    st.error(f"**{user.show(key)}** stalled after **{s.last_stage}** for "
              f"{fx.fmt_duration(s.stalled_for_s)}; waiting for **{s.next_stage}**, owned by "
              f"**{team_names.get(s.owner, s.owner)}**.")
 elif timeline.stages[-1].first_us is not None:
-    st.success(f"**{key}** completed the {journey} journey.")
+    st.success(f"**{user.show(key)}** completed the {journey} journey.")
 else:
-    st.info(f"**{key}** is on its way (not stalled yet).")
+    st.info(f"**{user.show(key)}** is on its way (not stalled yet).")
 stage_frame = pd.DataFrame([{"name": s.name, "owner": team_names.get(s.owner, s.owner),
                              "first_us": s.first_us, "attempts": s.attempts}
                             for s in timeline.stages])
 span_frame = pd.DataFrame(timeline.spans, columns=["name", "start_us", "end_us", "service"])
+span_frame["name"] = span_frame["name"].map(user.show)
 stall = None if timeline.stall is None else {"next_stage": timeline.stall.next_stage,
                                              "last_at_us": timeline.stall.last_at_us}
 st.plotly_chart(fx.lead_gantt(stage_frame, span_frame, stall, now, tz), width="stretch")
@@ -139,11 +148,13 @@ st.dataframe(pd.DataFrame({
 with st.expander(f"Records ({len(timeline.events)}) and spans ({len(timeline.spans)})"):
     st.dataframe(pd.DataFrame([{
         "Time": fx.fmt_time(e["time_us"], tz, seconds=True), "Type": e["type"],
-        "Source": e["source"], "Id": e["event_id"], "Data": e["data"]} for e in timeline.events]),
+        "Source": user.show(e["source"]), "Id": user.show(e["event_id"]),
+        "Subject": user.show(e["subject"]), "Data": user.show(e["data"])}
+        for e in timeline.events]),
         hide_index=True, width="stretch")
     if timeline.spans:
         st.dataframe(pd.DataFrame([{
-            "Span": sp["name"], "Service": sp["service"], "Start": fx.fmt_time(
-                sp["start_us"], tz, seconds=True), "Duration": fx.fmt_duration(
+            "Span": user.show(sp["name"]), "Service": user.show(sp["service"]),
+            "Start": fx.fmt_time(sp["start_us"], tz, seconds=True), "Duration": fx.fmt_duration(
                 (sp["end_us"] - sp["start_us"]) / 1e6), "Status": sp["status_code"]}
             for sp in timeline.spans]), hide_index=True, width="stretch")

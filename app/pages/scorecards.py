@@ -7,13 +7,14 @@ import streamlit as st
 
 from app import auth, data
 from app import figures as fx
+from collectors.store import now_us
 from slas.errors import DefinitionError
 
 PERIODS = {"24h": 1, "7d": 7, "30d": 30}
 STATUS_ORDER = ["breached", "at_risk", "warning", "ok", "no_data"]
 MET = ("ok", "warning", "at_risk")
 
-auth.page_user()
+auth.page_user(__file__)
 tz = st.session_state.get("tz", "UTC")
 st.title("Scorecards")
 st.caption("One card per team: are we keeping our promises? Every SLA, its error budget and "
@@ -34,7 +35,7 @@ except DefinitionError as exc:
 
 now = data.now_minute()
 last = data.last_evaluated() or 0
-ago = f"{fx.fmt_duration((now - last) / 1e6)} ago" if now > last else "just now"
+ago = f"{fx.fmt_elapsed(last, now_us())} ago" if now_us() - last >= data.US else "just now"
 if now - last > data.STALE_AFTER_US:
     st.error(f"Last evaluated {fx.fmt_time(last, tz)} ({ago}): evaluation has stopped. "
              "Start `baton serve`, or run `baton evaluate`.", icon=":material/timer_off:")
@@ -93,23 +94,33 @@ table = pd.DataFrame({
     "Objective": shown["objective"] * 100,
     "Budget left": shown["budget_remaining"].clip(lower=0, upper=1) * 100,
     "Burn 1h": shown["burn_1h"], "Burn 6h": shown["burn_6h"],
-    "Good": shown["good"], "Bad": shown["bad"],
+    "Bad": shown["bad"], "Total": shown["total"],
     f"In objective ({period})": shown["sla"].map(in_objective) * 100,
     "Trend": shown["sla"].map(lambda n: sparks.get(n, [])),
     "p95": shown["p95_s"].map(fx.fmt_duration),
 })
-percent = {"format": "%.2f%%"}
+# widths that fit every column in a 1440-pixel-wide window beside the sidebar (no sideways
+# scroll); long names wrap to "…" with the full text on hover
+percent = {"format": "%.2f%%", "width": 62}
+burn = {"format": "%.1f×", "width": 56}
 st.dataframe(table, hide_index=True, width="stretch", column_config={
+    "SLA": st.column_config.TextColumn(width=150),
+    "Team": st.column_config.TextColumn(width=132),
+    "Status": st.column_config.TextColumn(width=66),
     "SLI": st.column_config.NumberColumn(**percent),
-    "Objective": st.column_config.NumberColumn(**percent),
-    "Budget left": st.column_config.ProgressColumn(format="%.0f%%", min_value=0,
-                                                   max_value=100),
-    "Burn 1h": st.column_config.NumberColumn(format="%.1f×"),
-    "Burn 6h": st.column_config.NumberColumn(format="%.1f×"),
+    "Objective": st.column_config.NumberColumn("Target", format="%.2f%%", width=58),
+    "Budget left": st.column_config.ProgressColumn(  # green when plenty is left, red when spent
+        format="%.0f%%", min_value=0, max_value=100, color="auto", width=88),
+    "Burn 1h": st.column_config.NumberColumn(**burn),
+    "Burn 6h": st.column_config.NumberColumn(**burn),
+    "Bad": st.column_config.NumberColumn(width=44, help="Bad journeys (or minutes) in the "
+                                         "window"),
+    "Total": st.column_config.NumberColumn(width=54, help="Journeys (or minutes) counted"),
     f"In objective ({period})": st.column_config.NumberColumn(
-        **percent, help="Share of stored evaluations in the window that met the objective."),
-    "Trend": st.column_config.LineChartColumn(f"SLI trend ({period})"),
-    "p95": st.column_config.TextColumn("p95 latency"),
+        f"Met ({period})", **percent,
+        help="Share of stored evaluations in the window that met the objective."),
+    "Trend": st.column_config.LineChartColumn(f"Trend ({period})", width=76),
+    "p95": st.column_config.TextColumn("p95", width=58, help="p95 latency"),
 })
 
 if trend.empty:

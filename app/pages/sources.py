@@ -7,13 +7,14 @@ import streamlit as st
 
 from app import auth, data
 from app import figures as fx
+from collectors.store import now_us
 from slas.errors import DefinitionError
 from slas.spec import FreshnessSla
 
 PERIODS = {"24h": 1, "7d": 7, "30d": 30}
 PAGE_SIZE = 50
 
-auth.page_user()
+user = auth.page_user(__file__)
 tz = st.session_state.get("tz", "UTC")
 st.title("Sources")
 st.caption("Per collector: last success, freshness, lag, ingest rate, errors, and every "
@@ -27,7 +28,7 @@ if sources.empty:
 
 
 def age(us: float | None) -> str:
-    return "—" if us is None or pd.isna(us) else fx.fmt_duration((now - us) / 1e6)
+    return fx.fmt_elapsed(us, now_us())
 
 
 def total(row: pd.Series, name: str) -> int:
@@ -37,7 +38,8 @@ def total(row: pd.Series, name: str) -> int:
 
 last_ok = sources["last_success_us"].combine_first(sources["last_run_us"])
 st.dataframe(pd.DataFrame({
-    "Source": sources["source"], "Kind": sources["kind"].fillna(sources["format"]),
+    "Source": sources["source"].map(user.show),
+    "Kind": sources["kind"].fillna(sources["format"]),
     "Last success": last_ok.map(lambda v: fx.fmt_time(v, tz)),
     "Since": last_ok.map(age),
     "Freshness": sources["newest_event_us"].map(age),
@@ -45,7 +47,7 @@ st.dataframe(pd.DataFrame({
     "Accepted": [total(r, "accepted") for _, r in sources.iterrows()],
     "Duplicates": [total(r, "duplicate") for _, r in sources.iterrows()],
     "Rejected": [total(r, "rejected") for _, r in sources.iterrows()],
-    "Last error": sources["last_error"].fillna(""),
+    "Last error": sources["last_error"].fillna("").map(user.show),
 }), hide_index=True, width="stretch", column_config={
     "Freshness": st.column_config.TextColumn(help="Age of the newest record collected."),
     "Lag": st.column_config.TextColumn(help="How far behind the collector was when it last "
@@ -53,8 +55,8 @@ st.dataframe(pd.DataFrame({
 })
 errors = sources.dropna(subset=["last_error"]) if "last_error" in sources else sources[:0]
 for _, row in errors.iterrows():
-    st.error(f"**{row['source']}** failed {fx.fmt_time(row['last_error_us'], tz)}: "
-             f"{row['last_error']}")
+    st.error(f"**{user.show(row['source'])}** failed {fx.fmt_time(row['last_error_us'], tz)}: "
+             f"{user.show(row['last_error'])}")
 
 st.subheader("Freshness by event type")
 try:
@@ -75,29 +77,36 @@ rate = data.ingest_rate(now - PERIODS[period] * 86400 * data.US)
 if rate.empty:
     st.caption(f"No ingest runs in the last {period}.")
 else:
-    st.plotly_chart(fx.ingest_rate(rate, tz), width="stretch")
+    st.plotly_chart(fx.ingest_rate(rate.assign(source=rate["source"].map(user.show)), tz),
+                    width="stretch")
 
 st.subheader("Rejected records")
 reasons = data.reject_reasons()
 if reasons.empty:
     st.success("No rejected records.", icon=":material/check_circle:")
     st.stop()
-st.dataframe(reasons.rename(columns={"source": "Source", "reason": "Reason",
-                                     "records": "Records"}), hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame({"Source": reasons["source"].map(user.show),
+                           "Reason": reasons["reason"].map(user.show),
+                           "Records": reasons["records"]}), hide_index=True, width="stretch")
 left, right = st.columns(2)
-source = left.selectbox("Source", ["All sources", *sorted(reasons["source"].unique())])
+source = left.selectbox("Source", ["All sources", *sorted(reasons["source"].unique())],
+                        format_func=user.show)
 page_rows, count = data.rejects_page(None if source == "All sources" else source, 0, 1)
 pages = max((count + PAGE_SIZE - 1) // PAGE_SIZE, 1)
 page = right.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1)
 page_rows, count = data.rejects_page(None if source == "All sources" else source, page - 1,
                                      PAGE_SIZE)
 st.dataframe(pd.DataFrame({
-    "Id": page_rows["id"], "Source": page_rows["source"], "Format": page_rows["format"],
-    "Where": page_rows["location"], "Reason": page_rows["reason"],
+    "Id": page_rows["id"], "Source": page_rows["source"].map(user.show),
+    "Format": page_rows["format"],
+    "Where": page_rows["location"].map(user.show), "Reason": page_rows["reason"].map(user.show),
     "Received": page_rows["received_us"].map(lambda v: fx.fmt_time(v, tz)),
 }), hide_index=True, width="stretch")
 st.caption(f"{count:,} rejected record(s); page {page} of {pages}, newest first.")
 pick = st.selectbox("Show the raw payload of", page_rows["id"].tolist(),
                     format_func=lambda i: f"#{i}")
 if pick is not None:
-    st.code(data.reject_raw(int(pick)) or "", language="json", wrap_lines=True)
+    st.code(user.show(data.reject_raw(int(pick))) or "", language="json", wrap_lines=True)
+if not user.sees_personal_data:
+    st.caption(f"Personal fields (e-mail, phone, names, ...) are masked for the {user.role} "
+               "role; operators and editors see payloads as stored.")

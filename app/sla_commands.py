@@ -19,7 +19,7 @@ from slas.definitions import Definitions, load_folder
 from slas.engine import Evaluation, evaluate
 from slas.errors import DefinitionError, EvaluationError
 from slas.rules import spans_for
-from slas.spec import parse_duration
+from slas.spec import DURATION, parse_duration
 from slas.stalls import Stall, find_stalls
 from slas.timeline import StageTime, lead_timeline
 from slas.words import duration_words, percent, sentence
@@ -206,7 +206,10 @@ def duration_option(option: str, text: str, examples: str) -> int:
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise EvaluationError(f"{option} {text!r}: {exc}; use e.g. {examples}") from None
+        if DURATION.fullmatch(text.strip()):  # the form is right, the length is not
+            raise EvaluationError(f"{option} {text!r}: {exc}; use e.g. {examples}") from None
+        raise EvaluationError(f"{option} {text!r} is not a duration; use e.g. {examples}"
+                              ) from None
 
 
 def add_lead(commands: Any) -> None:

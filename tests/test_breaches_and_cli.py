@@ -156,7 +156,7 @@ def test_validate_also_checks_sources_yaml(config_dir, capsys):
     (["evaluate", "--at", "2026-01-01T00:00:00"], "has no UTC offset"),
     (["evaluate", "--at", "tomorrow"], "is not an RFC 3339 timestamp"),
     (["stalls", "--journey", "order"], "unknown journey 'order'; defined journeys: lead"),
-    (["stalls", "--window", "a week"], "--window 'a week': a duration is a whole number"),
+    (["stalls", "--window", "a week"], "--window 'a week' is not a duration"),
     (["lead", "nobody"], "no events for 'nobody'"),
 ], ids=["at-without-offset", "at-not-a-time", "unknown-journey", "bad-window", "unknown-lead"])
 def test_a_user_mistake_is_one_sentence_and_exit_1(sqlite_url, config_dir, capsys, argv,

@@ -20,9 +20,10 @@ from collectors.store import Store
 ROOT = Path(__file__).parents[1]
 STORE_COMMANDS = [["evaluate"], ["evaluate", "--dry-run"], ["stalls"], ["lead", "k0"],
                   ["ingest", "-"], ["serve", "--only", "evaluator"], ["ui", "--port", "1"],
-                  ["collect", "--once"], ["receive", "--port", "1"]]
+                  ["collect", "--once"], ["receive", "--port", "1"], ["alerts"],
+                  ["alerts", "run"], ["silence", "list"]]
 CONFIG_COMMANDS = [["validate"], ["evaluate"], ["stalls"], ["lead", "k0"],
-                   ["serve", "--only", "evaluator"]]
+                   ["serve", "--only", "evaluator"], ["alerts", "run"]]
 
 
 def baton(*argv: str, stdin: str = "", stdout: int | None = subprocess.PIPE,
@@ -143,7 +144,8 @@ def test_a_lock_released_within_the_wait_lets_the_command_finish(config, tmp_pat
     (["evaluate", "--dry-run", "--at", "9999-12-31T23:59:59Z"], "is in the future"),
     (["stalls", "--at", "2030-01-01T00:00:00Z"], "is in the future"),
     (["lead", "k0", "--at", "2030-01-01T00:00:00Z"], "is in the future"),
-    (["stalls", "--window", "a week"], "--window 'a week': a duration is a whole number"),
+    (["alerts", "run", "--at", "2030-01-01T00:00:00Z"], "is in the future"),
+    (["stalls", "--window", "a week"], "--window 'a week' is not a duration"),
     (["stalls", "--window", "0s"], "a duration here is from 1s to 400d"),
     (["stalls", "--window", "99999999999999999999d"], "a duration here is from 1s to 400d"),
     (["serve", "--only", "evaluator", "--every", "0s"], "a duration here is from 1s"),

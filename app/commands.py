@@ -143,11 +143,12 @@ def _other_commands() -> list[Callable[[Subparsers], None]]:
     """Commands defined beside their features (imported here, so `baton --help` lists all)."""
     from app.alert_commands import add_alerts
     from app.collect import add_collect
+    from app.openslo_commands import add_openslo
     from app.serve import add_serve
     from app.sla_commands import REGISTER
     from app.ui_command import add_ui
 
-    return [*REGISTER, add_alerts, add_collect, add_serve, add_ui]
+    return [*REGISTER, add_alerts, add_collect, add_openslo, add_serve, add_ui]
 
 
 REGISTRY: list[Callable[[Subparsers], None]] = [add_ingest, add_demo, *_other_commands()]

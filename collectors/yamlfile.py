@@ -88,15 +88,34 @@ def load_yaml(text: str, file: str) -> tuple[Any, Lines]:
     pure-Python parser: 17,000 SLAs took 27 s); raise YamlSyntaxError (one `file:line:`
     message) when it is not YAML, or when its aliases would expand past MAX_ALIAS_VALUES."""
     lines = Lines(file)
-    loader = FastLoader(text)
+    documents = _load(text, file, FastLoader, lines.by_path, single=True)
+    return (documents[0][0] if documents else None), lines
+
+
+def load_documents(text: str, file: str, loader: type[Any] | None = None
+                   ) -> list[tuple[Any, yaml.Node]]:
+    """Every document of a stream (`---` between them), each with its node for line numbers,
+    under the checks of `load_yaml`; `loader`: a FastLoader subclass with other resolvers."""
+    return _load(text, file, loader or FastLoader, {}, single=False)
+
+
+def _load(text: str, file: str, loader_class: type[Any], by_path: dict[Path_, int],
+          single: bool) -> list[tuple[Any, yaml.Node]]:
+    loader = loader_class(text)
+    documents = []
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, lines
-        if "*" in text:  # no `*`, no alias: the check costs nothing for ordinary files
-            _check_aliases(node, file)
-        _walk(node, lines.by_path, file)
-        data = loader.construct_document(node)
+        if single:
+            nodes = [node] if (node := loader.get_single_node()) is not None else []
+        else:
+            nodes = []
+            while loader.check_node():
+                nodes.append(loader.get_node())
+        budget = MAX_ALIAS_VALUES
+        for node in nodes:
+            if "*" in text:  # no `*`, no alias: the check costs nothing for ordinary files
+                budget = _check_aliases(node, file, budget)
+            _walk(node, by_path, file)
+            documents.append((loader.construct_document(node), node))
     except YamlSyntaxError:
         raise
     except yaml.MarkedYAMLError as exc:
@@ -109,7 +128,7 @@ def load_yaml(text: str, file: str) -> tuple[Any, Lines]:
         raise YamlSyntaxError(f"{file}:1: a value cannot be read: {exc}") from None
     finally:
         loader.dispose()
-    return data, lines
+    return documents
 
 
 def _children(node: yaml.Node) -> list[tuple[yaml.Node, int]]:
@@ -122,9 +141,9 @@ def _children(node: yaml.Node) -> list[tuple[yaml.Node, int]]:
     return []
 
 
-def _check_aliases(root: yaml.Node, file: str) -> None:
-    """Refuse recursive aliases and aliases that expand past MAX_ALIAS_VALUES values. An
-    alias is the same node object met again; its expanded size is counted, not walked."""
+def _check_aliases(root: yaml.Node, file: str, budget: int) -> int:
+    """Refuse recursive aliases and aliases that expand past `budget` values; what is left
+    of it. An alias is the same node object met again: its size is counted, not walked."""
     sizes: dict[int, int] = {}
     open_: set[int] = set()
     added = 0
@@ -140,7 +159,7 @@ def _check_aliases(root: yaml.Node, file: str) -> None:
                                   "it; YAML aliases may not be recursive")
         elif key in sizes:
             added += sizes[key]
-            if added > MAX_ALIAS_VALUES:
+            if added > budget:
                 raise YamlSyntaxError(
                     f"{file}:{line}: aliases (*name) expand to more than "
                     f"{MAX_ALIAS_VALUES:,} values; write the values out or use fewer aliases")
@@ -148,6 +167,7 @@ def _check_aliases(root: yaml.Node, file: str) -> None:
             open_.add(key)
             stack.append((node, line, True))
             stack.extend((child, at, False) for child, at in reversed(_children(node)))
+    return budget - added
 
 
 def _walk(root: yaml.Node, out: dict[Path_, int], file: str) -> None:

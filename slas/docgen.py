@@ -66,9 +66,9 @@ SLAS = Format(
      "Generated from `slas/spec.py` by `python -m slas.docgen`; do not edit by hand.",
      f"Durations: `30s`, `5m`, `2h`, `7d`, from `1s` to `{format_duration(LONGEST)}` (a "
      f"window: at least `{format_duration(SHORTEST_WINDOW)}`). Objectives: `99.9%` or "
-     f"`0.999`, above 0% and below 100%, with at most {OBJECTIVE_PLACES} decimals as a "
-     "percentage (`99.999999%`). `where` values: strings, true/false, finite numbers within "
-     "64 bits.",
+     f"`0.999`, above 0% and below 100%, with at most {OBJECTIVE_PLACES} decimals as a ratio "
+     f"({OBJECTIVE_PLACES - 2} as a percentage). `where` values: strings, true/false, finite "
+     "numbers within 64 bits.",
      "Editors: point YAML language servers at `slas/baton-v1.schema.json`."),
     (("File", SpecFile), ("Team (`teams.<key>`)", Team), ("Journey (`journeys.<name>`)", Journey),
      ("Stage (`journeys.<name>.stages[]`)", Stage), ("Latency SLA (`kind: latency`)", LatencySla),

@@ -32,11 +32,11 @@ NAME = r"^[a-z0-9][a-z0-9._-]*$"
 ENVELOPE_KEYS = ("correlationid", "subject", "consentscope", "source", "traceparent")
 # Bounds of every number in the format, stated in the reference page: a window past 400 days
 # is no rolling SLA (and 10^10 days overflowed SQLite's integers); a window holds at least
-# one freshness slice; objectives have at most six decimals as a percentage (99.999999%):
-# an exponent such as 1e-999999 made the exact arithmetic of judging hang.
+# one freshness slice; objectives have at most 20 decimals as a ratio (more than a float
+# holds, for exact round trips): an exponent such as 1e-999999 made exact judging hang.
 LONGEST = 400 * 86400
 SHORTEST_WINDOW = 60
-OBJECTIVE_PLACES = 6
+OBJECTIVE_PLACES = 20  # as a ratio; two fewer as a percentage
 INT64 = 2**63
 OBJECTIVE_FORMS = "a percentage such as 99.9% or a ratio such as 0.999"
 
@@ -79,7 +79,7 @@ def format_duration(seconds: int) -> str:
 
 def parse_objective(value: Any) -> Decimal:
     """`99.9%` or `0.999` -> Decimal('0.999'), exactly; strictly between 0 and 1, with at
-    most OBJECTIVE_PLACES decimals as a percentage."""
+    most OBJECTIVE_PLACES decimals as a ratio."""
     percent = isinstance(value, str) and value.strip().endswith("%")
     if percent:
         number = _decimal(value.strip()[:-1])
@@ -93,9 +93,9 @@ def parse_objective(value: Any) -> Decimal:
     if not 0 < number < scale:
         raise ValueError("an objective must be above 0% and below 100% (100% leaves no "
                          "error budget)")
-    if _places(number) > OBJECTIVE_PLACES + (0 if percent else 2):
-        raise ValueError(f"an objective has at most {OBJECTIVE_PLACES} decimals as a "
-                         "percentage (99.999999%)")
+    if _places(number) > OBJECTIVE_PLACES - (2 if percent else 0):
+        raise ValueError(f"an objective has at most {OBJECTIVE_PLACES} decimals as a ratio "
+                         f"({OBJECTIVE_PLACES - 2} as a percentage)")
     return number / scale  # exact: a handful of digits
 
 
@@ -129,7 +129,7 @@ Duration = Annotated[int, BeforeValidator(parse_duration), WithJsonSchema(
 Window = Annotated[int, BeforeValidator(parse_window), WithJsonSchema(
     {"type": "string", "pattern": r"^[0-9]+[smhd]$", "examples": ["1h", "1d", "7d", "30d"]})]
 Objective = Annotated[Decimal, BeforeValidator(parse_objective), WithJsonSchema(
-    {"anyOf": [{"type": "string", "pattern": r"^[0-9]{1,2}(\.[0-9]{1,6})?%$"},
+    {"anyOf": [{"type": "string", "pattern": r"^[0-9]{1,2}(\.[0-9]{1,18})?%$"},
                {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}],
      "examples": ["99.9%", 0.999]})]
 Scalar = str | int | float | bool

@@ -23,7 +23,7 @@ STORE_COMMANDS = [["evaluate"], ["evaluate", "--dry-run"], ["stalls"], ["lead", 
                   ["collect", "--once"], ["receive", "--port", "1"], ["alerts"],
                   ["alerts", "run"], ["silence", "list"]]
 CONFIG_COMMANDS = [["validate"], ["evaluate"], ["stalls"], ["lead", "k0"],
-                   ["serve", "--only", "evaluator"], ["alerts", "run"]]
+                   ["serve", "--only", "evaluator"], ["alerts", "run"], ["openslo", "export"]]
 
 
 def baton(*argv: str, stdin: str = "", stdout: int | None = subprocess.PIPE,
@@ -153,6 +153,7 @@ def test_a_lock_released_within_the_wait_lets_the_command_finish(config, tmp_pat
     (["lead", "k0", "--journey", "order"], "unknown journey 'order'"),
     (["lead", "nobody"], "no events for 'nobody'"),
     (["ingest", "no-such-file.json"], "no such file"),
+    (["openslo", "import", "no-such-file.yaml"], "no such file"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_a_user_mistake_on_the_command_line_is_one_sentence(config, store, argv, message):
     assert message in one_sentence(baton("--config", str(config), "--store", store, *argv))

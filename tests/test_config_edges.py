@@ -17,6 +17,7 @@ from collectors.sources import load_sources, parse_sources
 from collectors.yamlfile import MAX_ALIAS_VALUES, YamlSyntaxError, load_yaml
 from slas.definitions import check_texts, load_folder
 from slas.errors import DefinitionError
+from slas.openslo_v1 import OpenSloError, read_stream
 from slas.spec import parse_duration, parse_objective
 
 SLA = ("version: baton/v1\nteams: {{web: {{name: Web}}}}\nslas:\n"
@@ -34,7 +35,8 @@ def errors(**fields: str) -> list[str]:
 @pytest.mark.parametrize("objective", [
     ".nan", ".inf", "-.inf", "NaN%", "inf%", "'-Infinity'", "1e-999999", "'1e-999999%'",
     "'0.9999999999999999999999999'", "0.9999999999999999999999999", "'99.9%%'", "true",
-    "'99.9999999%'", "'0.123456789'", "'1e999999999'", "100%", "0", "-0.5", "'9" + "9" * 90 + "'",
+    "'99.9999999999999999999%'", "'0.123456789012345678901'", "'1e999999999'", "100%", "0",
+    "-0.5", "'9" + "9" * 90 + "'",
 ], ids=lambda v: v[:20])
 def test_an_objective_at_the_edges_is_one_sentence_not_a_traceback(objective):
     [error] = errors(objective=objective)
@@ -43,6 +45,8 @@ def test_an_objective_at_the_edges_is_one_sentence_not_a_traceback(objective):
 
 @pytest.mark.parametrize(("objective", "exact"), [
     ("99.9%", "0.999"), ("0.999", "0.999"), ("'99.999999%'", "0.99999999"), ("0.5%", "0.005"),
+    ("'0.12345678901234567890'", "0.12345678901234567890"),
+    ("'99.999999999999999999%'", "0.99999999999999999999"),
     ("'99.900%'", "0.999"), ("1e-5", "0.00001")])
 def test_objectives_within_the_bounds_are_read_exactly(objective, exact):
     assert str(parse_objective(objective.strip("'"))) == exact
@@ -107,6 +111,8 @@ def test_an_alias_bomb_is_refused_at_once_in_every_yaml_file_baton_reads(tmp_pat
     with pytest.raises(AuthError, match="aliases"):
         load_users(users)
     assert file_slas(BOMB) == []  # the editor's SLA picker reads it too
+    with pytest.raises(OpenSloError, match="aliases"):
+        read_stream("---\n" + BOMB, "import.yaml")  # `baton openslo import`
     assert time.monotonic() - started < 5  # the bomb expands to 387 million values
 
 

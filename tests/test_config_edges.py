@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.auth import AuthError, load_users
-from app.editor import file_slas
+from app.editor import file_slas, validate
 from collectors.errors import SourceConfigError
 from collectors.sources import load_sources, parse_sources
 from collectors.yamlfile import MAX_ALIAS_VALUES, YamlSyntaxError, load_yaml
@@ -40,6 +40,13 @@ def errors(**fields: str) -> list[str]:
 ], ids=lambda v: v[:20])
 def test_an_objective_at_the_edges_is_one_sentence_not_a_traceback(objective):
     [error] = errors(objective=objective)
+    assert error.startswith("f.yaml:4: slas[0].objective: an objective ")
+
+
+@pytest.mark.parametrize("objective", [".nan", "NaN%", "1e-999999"])
+def test_the_editor_shows_an_objective_at_the_edges_as_a_message(objective):
+    text = SLA.format(max_age="2m", objective=objective, window="1d")
+    [error] = validate({"f.yaml": text}, "f.yaml", text)
     assert error.startswith("f.yaml:4: slas[0].objective: an objective ")
 
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import and_, case, delete, func, select
+from sqlalchemy import and_, case, func, select
 
 from collectors.store import DEFAULT_URL, Store, now_us
 from collectors.tables import (
@@ -31,11 +29,10 @@ from collectors.tables import (
     sla_versions,
     source_status,
 )
-from slas import population
 from slas.alerts import latest_episodes
 from slas.definitions import Definitions, load_folder, load_texts
-from slas.engine import evaluate
-from slas.measure import STATUS_SPANS, reach_us
+from slas.population import population_key
+from slas.preview import preview
 from slas.silences import Silence, list_silences
 from slas.spec import JourneySla
 from slas.stalls import StallReport, find_stalls
@@ -47,7 +44,6 @@ NO_DATA = ("No data yet — load records with `baton ingest FILE` (or `baton dem
 STALE_AFTER_US = 5 * 60 * 1_000_000  # evaluation runs every minute under `baton serve`
 US = 1_000_000
 HOUR_US = 3600 * US
-DRY_RUN_MARK = "~dry-run-"
 
 
 def store_url() -> str:
@@ -205,7 +201,7 @@ def _latencies(url: str, journey: str, start: str, end: str, since_us: int, unti
     if sla is not None:  # the engine's population rows: one range scan, waits precomputed
         p = sla_population
         query = (select((p.c.d_us / 1e6).label("seconds"))
-                 .where(p.c.sla == sla, p.c.f_us > since_us, p.c.f_us <= until_us,
+                 .where(p.c.pkey == sla, p.c.f_us > since_us, p.c.f_us <= until_us,
                         p.c.t_us <= until_us, p.c.matched.is_(True))
                  .order_by(p.c.f_us.desc()).limit(limit))
         return _frame(url, query)["seconds"].astype(float)
@@ -223,7 +219,12 @@ def latencies(journey: str, start: str, end: str, since_us: int, until_us: int,
               sla: str | None = None, limit: int = 20_000) -> pd.Series:
     """Seconds from `start` to `end` of the newest `limit` journeys that started in the span
     and got there; for an SLA's hop, only the journeys its `where` selects."""
-    return _latencies(store_url(), journey, start, end, since_us, until_us, limit, sla)
+    key = None
+    if sla is not None:
+        found = definitions().sla(sla)
+        assert isinstance(found, JourneySla)
+        key = population_key(found, definitions())
+    return _latencies(store_url(), journey, start, end, since_us, until_us, limit, key)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -344,98 +345,14 @@ def versions(file: str) -> pd.DataFrame:
                   .where(v.c.file == file).order_by(v.c.created_us.desc(), v.c.id.desc()))
 
 
-@st.cache_data(ttl=300, show_spinner=False)
-def _dry_run(url: str, config: str, texts: tuple[tuple[str, str], ...], names: tuple[str, ...],
-             until_us: int, days: int, step_h: int) -> pd.DataFrame:
-    store = _store(url)
-    times = range(until_us - (days * 24 // step_h - 1) * step_h * HOUR_US, until_us + 1,
-                  step_h * HOUR_US)
-    current = _definitions(config)
-    edited = load_texts(dict(texts))
-    rows = _evaluate_over(store, _subset(current, names), times, "current")
-    changed = tuple(n for n in names if _changed(current, edited, n))
-    scratch = tuple(n for n in changed if _new_population(current, edited, n))
-    rows += _evaluate_over(store, _subset(edited, tuple(set(changed) - set(scratch))), times,
-                           "edited")
-    with _scratch(store, _subset(edited, scratch), times[0]) as renamed:
-        rows += _evaluate_over(store, renamed, times, "edited")
-    rows += [{**row, "version": "edited"} for row in rows
-             if row["version"] == "current" and row["sla"] not in changed]
-    return pd.DataFrame(rows, columns=["version", "at_us", "sla", "sli", "status", "total",
-                                       "bad", "objective"]).sort_values(["version", "at_us"])
-
-
-def _subset(defs: Definitions, names: tuple[str, ...]) -> Definitions:
-    return dataclasses.replace(defs, slas=tuple(s for s in defs.slas if s.name in names))
-
-
-def _changed(current: Definitions, edited: Definitions, name: str) -> bool:
-    before = [s for s in current.slas if s.name == name]
-    after = [s for s in edited.slas if s.name == name]
-    return before != after or (bool(after) and _journey_of(current, after[0])
-                               != _journey_of(edited, after[0]))
-
-
-def _new_population(current: Definitions, edited: Definitions, name: str) -> bool:
-    """Whether the edited journey SLA selects other journeys than the stored population
-    rows hold (a threshold, objective or window edit reuses them)."""
-    after = edited.sla(name)
-    if not isinstance(after, JourneySla):
-        return False
-    try:
-        before = current.sla(name)
-    except KeyError:
-        return True
-    keys = ("journey", "from_", "to", "where")
-    return (not isinstance(before, JourneySla) or _journey_of(current, before)
-            != _journey_of(edited, after) or any(getattr(before, k) != getattr(after, k)
-                                                 for k in keys))
-
-
-def _journey_of(defs: Definitions, sla: Any) -> Any:
-    return defs.journeys.get(getattr(sla, "journey", ""))
-
-
-def _evaluate_over(store: Store, defs: Definitions, times: range, version: str
-                   ) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    if not defs.slas:
-        return rows
-    for at in times:
-        result = evaluate(store, defs, at, persist=False, refresh=False, percentiles=False,
-                          spans=STATUS_SPANS)
-        rows += [{"version": version, "at_us": at, "sla": r.name.split(DRY_RUN_MARK)[0],
-                  "sli": r.sli, "status": r.status, "total": r.total, "bad": r.bad,
-                  "objective": r.objective} for r in result.results]
-    return rows
-
-
-@contextmanager
-def _scratch(store: Store, defs: Definitions, first_at_us: int) -> Iterator[Definitions]:
-    """The edited SLAs under scratch names, with their own population rows (the engine's
-    derived data for a journey SLA, built from the stage table) for the journeys that
-    evaluations from `first_at_us` on read (one window back), dropped afterwards; the live
-    rows of the SLAs as currently defined are never touched."""
-    if not defs.slas:
-        yield defs
-        return
-    since_us = first_at_us - max(reach_us(s, STATUS_SPANS) for s in defs.slas)
-    token = uuid.uuid4().hex[:8]
-    renamed = dataclasses.replace(defs, slas=tuple(
-        s.model_copy(update={"name": f"{s.name}{DRY_RUN_MARK}{token}"}) for s in defs.slas))
-    try:
-        population.insert_window(store, renamed, since_us)
-        yield renamed
-    finally:
-        with store.engine.begin() as conn:
-            conn.execute(delete(sla_population).where(
-                sla_population.c.sla.in_([s.name for s in renamed.slas])))
-
-
 def dry_run(texts: dict[str, str], names: Sequence[str], until_us: int, days: int,
             step_h: int = 6) -> pd.DataFrame:
-    """Evaluate the named SLAs as currently defined and as edited (all files in `texts`),
-    every `step_h` hours over `days` up to `until_us`. No result or breach is stored; an edited
-    journey SLA is measured on scratch population rows, removed when done."""
-    return _dry_run(store_url(), config_dir(), tuple(sorted(texts.items())), tuple(names),
-                    until_us, days, step_h)
+    """The named SLAs as currently defined and as edited (all files in `texts`), every
+    `step_h` hours over `days` up to `until_us` (slas.preview: nothing is stored). Called on
+    request, never from a cached read: a preview may build rows of its own for a while."""
+    times = range(until_us - (days * 24 // step_h - 1) * step_h * HOUR_US, until_us + 1,
+                  step_h * HOUR_US)
+    points = preview(store(), definitions(), load_texts(texts), list(names), list(times))
+    return pd.DataFrame([dataclasses.asdict(p) for p in points],
+                        columns=["version", "at_us", "sla", "sli", "status", "total", "bad",
+                                 "objective"]).sort_values(["version", "at_us"])

@@ -167,7 +167,8 @@ journey_attrs = Table(
 sla_population = Table(
     "sla_population",
     metadata,
-    Column("sla", String, primary_key=True),
+    Column("pkey", String, primary_key=True, doc="the population's key: a fingerprint of "
+           "what selects its journeys (journey, from, to, where), shared by the SLAs using it"),
     Column("f_us", BigInteger, primary_key=True, doc="time the journey reached `from`"),
     Column("jkey", String, primary_key=True),
     Column("t_us", BigInteger, doc="time it reached `to` (NULL: not yet)"),
@@ -175,10 +176,10 @@ sla_population = Table(
     Column("matched", Boolean, nullable=False, doc="`where` holds for its final attributes"),
     Column("settled_us", BigInteger, doc="time of its newest attribute event: `matched` is "
            "the answer for any T at or after it"),
-    Index("ix_sla_population_key", "sla", "jkey"),
-    Index("ix_sla_population_wait", "sla", "d_us", "f_us", "t_us", "matched", "settled_us"),
+    Index("ix_sla_population_key", "pkey", "jkey"),
+    Index("ix_sla_population_wait", "pkey", "d_us", "f_us", "t_us", "matched", "settled_us"),
     sqlite_with_rowid=False,
-    comment="one row per journey in each journey SLA's population, clustered by `from` time",
+    comment="one row per journey of each journey SLA population, clustered by `from` time",
 )
 
 sla_results = Table(

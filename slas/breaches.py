@@ -55,7 +55,7 @@ def _opened(conn: Connection, sla: Sla, definitions: Definitions, at_us: int,
                            "worst_sli": result.sli}
     if isinstance(sla, JourneySla):
         stages = definitions.journeys[sla.journey].stages
-        found = stalled_stage(conn, sla, [s.name for s in stages], at_us)
+        found = stalled_stage(conn, definitions, sla, at_us)
         if found is not None:
             index, count = found
             accountable = stages[min(index + 1, len(stages) - 1)]

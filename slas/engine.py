@@ -45,7 +45,7 @@ def evaluate(store: Store, definitions: Definitions, at_us: int, *, persist: boo
     if refresh:
         stages.refresh(store, definitions)
     with store.engine.connect() as conn:
-        results = [judge(sla, measure(conn, sla, at_us, percentiles, spans))
+        results = [judge(sla, measure(conn, definitions, sla, at_us, percentiles, spans))
                    for sla in definitions.slas]
     evaluation = Evaluation(at_us, results, rollup(list(definitions.teams), results))
     if persist:

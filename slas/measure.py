@@ -13,12 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, Float, and_, case, false, func, literal, or_, select, true
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 
-from collectors.tables import events, journey_attrs, journey_stages, sla_population
+from collectors.tables import events, journey_stages, sla_population
+from slas.attributes import where_matches
+from slas.definitions import Definitions
+from slas.population import population_key
 from slas.spec import CompletenessSla, FreshnessSla, JourneySla, LatencySla, Sla
 
 US = 1_000_000
@@ -46,16 +48,25 @@ class Counts:
 Spans = Mapping[str, int]
 
 
-def measure(conn: Connection, sla: Sla, at_us: int, percentiles: bool = True,
-            spans: Spans = SPANS) -> Counts:
+def measure(conn: Connection, definitions: Definitions, sla: Sla, at_us: int,
+            percentiles: bool = True, spans: Spans = SPANS) -> Counts:
     """Counts of `sla` at T, and good/bad per burn-rate span (name -> microseconds);
     `percentiles=False` leaves a latency SLA's percentiles out (None): reading them is half
     the cost, and a dry run's chart does not show them."""
-    if isinstance(sla, LatencySla):
-        return latency(conn, sla, at_us, percentiles, spans)
-    if isinstance(sla, CompletenessSla):
-        return completeness(conn, sla, at_us, spans)
+    if isinstance(sla, JourneySla):
+        return journey(conn, sla, population_key(sla, definitions), at_us, percentiles, spans)
+    assert isinstance(sla, FreshnessSla)
     return freshness(conn, sla, at_us, spans)
+
+
+def journey(conn: Connection, sla: JourneySla, key: str, at_us: int,
+            percentiles: bool = True, spans: Spans = SPANS) -> Counts:
+    """Counts of a latency or completeness SLA measured on the population rows under `key`
+    (its own population's, or a preview's)."""
+    if isinstance(sla, LatencySla):
+        return latency(conn, sla, key, at_us, percentiles, spans)
+    assert isinstance(sla, CompletenessSla)
+    return completeness(conn, sla, key, at_us, spans)
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -80,8 +91,8 @@ class Population:
     spans: dict[str, tuple[ColumnElement[bool], ColumnElement[bool]]]  # name -> (good, bad)
 
 
-def population(conn: Connection, sla: JourneySla, at_us: int, spans: Spans | None = None
-               ) -> Population:
+def population(conn: Connection, sla: JourneySla, key: str, at_us: int,
+               spans: Spans | None = None) -> Population:
     """Journeys whose `from` time is in the SLA's range at T and whose attributes as of T
     match `where` (from `sla_population`); good and bad per DESIGN.md.
 
@@ -95,7 +106,7 @@ def population(conn: Connection, sla: JourneySla, at_us: int, spans: Spans | Non
     lo, hi = at_us - sla.window * US, at_us if latency_kind else at_us - allowed
     reach = reach_us(sla, spans or {})
     p = sla_population
-    matching = [p.c.sla == sla.name, *_where(conn, sla, at_us)]
+    matching = [p.c.pkey == key, *_where(conn, sla, at_us)]
     rows = [*matching, p.c.f_us > lo, p.c.f_us <= hi]
     pop = (select(p.c.jkey, p.c.f_us.label("f"), p.c.t_us.label("t"))
            .where(*matching, p.c.f_us > at_us - reach, p.c.f_us <= at_us).cte("pop"))
@@ -145,35 +156,17 @@ def _span_counts(p: Population, values: Sequence[Any]) -> dict[str, tuple[int, i
             for i, name in enumerate(p.spans)}
 
 
-def where_matches(dialect: str, journey: str, jkey: ColumnElement[str], name: str,
-                  wanted: object, at_us: int | None) -> ColumnElement[bool]:
-    """The attribute's latest value (at or before T, when given; ties: source, then id) is
-    one of the wanted values."""
-    a = journey_attrs.alias("a")
-    source: Any = a.c.source
-    event_id: Any = a.c.event_id
-    if dialect == "postgresql":
-        source, event_id = source.collate("C"), event_id.collate("C")
-    latest = select(a.c.value).where(a.c.journey == journey, a.c.jkey == jkey,
-                                     a.c.name == name)
-    if at_us is not None:
-        latest = latest.where(a.c.time_us <= at_us)
-    latest = latest.order_by(a.c.time_us.desc(), source.desc(), event_id.desc()).limit(1)
-    values = wanted if isinstance(wanted, list) else [wanted]
-    return latest.scalar_subquery().in_([orjson.dumps(v).decode() for v in values])
-
-
-def completeness(conn: Connection, sla: CompletenessSla, at_us: int, spans: Spans = SPANS
-                 ) -> Counts:
-    p = population(conn, sla, at_us, spans)
+def completeness(conn: Connection, sla: CompletenessSla, key: str, at_us: int,
+                 spans: Spans = SPANS) -> Counts:
+    p = population(conn, sla, key, at_us, spans)
     row = conn.execute(select(_count(p.good), _count(p.bad), *_span_columns(p))
                        .select_from(p.pop)).one()
     return Counts(int(row[0]), int(row[1]), _span_counts(p, row[2:]))
 
 
-def latency(conn: Connection, sla: LatencySla, at_us: int, percentiles: bool = True,
+def latency(conn: Connection, sla: LatencySla, key: str, at_us: int, percentiles: bool = True,
             spans: Spans = SPANS) -> Counts:
-    p = population(conn, sla, at_us, spans)
+    p = population(conn, sla, key, at_us, spans)
     columns: list[Any] = [_count(p.good), _count(p.bad), _count(p.reached), *_span_columns(p)]
     in_one_pass = percentiles and conn.dialect.name == "postgresql"
     if in_one_pass:  # PostgreSQL's percentile_cont, in the same scan: one sort, no re-read
@@ -241,11 +234,12 @@ def _interpolate(ranks: list[tuple[int, int, float]], values: dict[int, int]
     return tuple((values[lo] + (values[hi] - values[lo]) * frac) / US for lo, hi, frac in ranks)
 
 
-def stalled_stage(conn: Connection, sla: JourneySla, stage_names: list[str], at_us: int
+def stalled_stage(conn: Connection, definitions: Definitions, sla: JourneySla, at_us: int
                   ) -> tuple[int, int] | None:
     """For the bad journeys at T: the stage each had last reached when its deadline passed
     (`from` time + threshold or within), most common first: (stage index, journeys)."""
-    p = population(conn, sla, at_us)
+    stage_names = [s.name for s in definitions.journeys[sla.journey].stages]
+    p = population(conn, sla, population_key(sla, definitions), at_us)
     s = journey_stages.alias("s")
     index = case({name: i for i, name in enumerate(stage_names)}, value=s.c.stage)
     reached_by_deadline = p.pop.join(s, and_(

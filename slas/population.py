@@ -1,13 +1,17 @@
-"""Per-SLA populations: one row per journey for each latency or completeness SLA.
+"""Journey SLA populations: one row per journey, keyed by what selects it.
 
 A row holds the journey's `from` and `to` times (from the stage table), the wait between them,
 whether `where` holds for the journey's final attributes (`matched`), and the time of its newest
 attribute event (`settled_us`): at any T from then on, `matched` is the answer; before it, the
-engine looks the attributes up as of T. Rows are clustered by (SLA, `from` time), so measuring
-an SLA at T is one range scan; a second index orders them by wait, for percentiles.
+engine looks the attributes up as of T. Rows are clustered by (population, `from` time), so
+measuring an SLA at T is one range scan; a second index orders them by wait, for percentiles.
 
-Derived data, like the stage table: `refresh` rebuilds the rows of journeys that received events
-since its cursor, and rebuilds an SLA entirely when its definition changes.
+A population's key (`population_key`) is a fingerprint of what selects its journeys: the
+journey and its stages, `from`, `to` and `where`. SLAs that differ only in threshold, objective
+or window share one population, and an edit of those needs no new rows. Derived data, like
+the stage table: `refresh` brings every population the definitions use up to the newest
+event (rebuilding the rows of journeys that received events since its cursor) and forgets
+populations no SLA uses any more; `build` makes a population's rows for a preview.
 """
 
 from __future__ import annotations
@@ -16,69 +20,91 @@ import hashlib
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    Connection,
-    and_,
-    delete,
-    false,
-    func,
-    literal,
-    select,
-    true,
-)
+from sqlalchemy import Connection, and_, delete, false, func, literal, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from collectors.store import Store
-from collectors.tables import events, journey_attrs, journey_stages, sla_population
+from collectors.tables import cursors, events, journey_attrs, journey_stages, sla_population
+from slas.attributes import where_matches
 from slas.definitions import Definitions
 from slas.spec import JourneySla
 
-COLUMNS = ["sla", "f_us", "jkey", "t_us", "d_us", "matched", "settled_us"]
+COLUMNS = ["pkey", "f_us", "jkey", "t_us", "d_us", "matched", "settled_us"]
+CURSOR = "population:"
 
 
 def journey_slas(definitions: Definitions) -> list[JourneySla]:
     return [sla for sla in definitions.slas if isinstance(sla, JourneySla)]
 
 
-def refresh(store: Store, definitions: Definitions, newest: int) -> None:
-    """Bring every journey SLA's rows up to event `newest` (after the stage table is)."""
-    for sla in journey_slas(definitions):
-        cursor = f"population:{sla.name}"
-        fingerprint = _fingerprint(sla, definitions)
-        saved = (store.get_cursor(cursor) or ":0").rsplit(":", 1)
-        if saved[0] == fingerprint and int(saved[1]) >= newest:
-            continue  # current: evaluation every minute must not write anything here
-        with store.engine.begin() as conn:
-            if saved[0] != fingerprint:
-                conn.execute(delete(sla_population).where(sla_population.c.sla == sla.name))
-                _insert(store, conn, sla, definitions, None)
-            elif int(saved[1]) < newest:
-                keys = _touched(sla, definitions, int(saved[1]), newest)
-                conn.execute(delete(sla_population).where(
-                    sla_population.c.sla == sla.name, sla_population.c.jkey.in_(keys)))
-                _insert(store, conn, sla, definitions, keys)
-            store.set_cursor(cursor, f"{fingerprint}:{newest}", conn=conn)
-
-
-def insert_window(store: Store, definitions: Definitions, since_us: int) -> None:
-    """Rows of every journey SLA of `definitions` for the journeys that reached `from` after
-    `since_us` only, and no cursor: scratch rows for a dry run, which measures no T earlier
-    than `since_us` + the SLA's window and so reads no older row."""
-    with store.engine.begin() as conn:
-        for sla in journey_slas(definitions):
-            _insert(store, conn, sla, definitions, None, since_us)
-
-
-def _fingerprint(sla: JourneySla, definitions: Definitions) -> str:
+def population_key(sla: JourneySla, definitions: Definitions) -> str:
+    """The key of the rows of `sla`'s population: a fingerprint of the journey's definition,
+    `from`, `to` and `where`."""
     journey = definitions.journeys[sla.journey]
     text = orjson.dumps([sla.journey, sla.from_, sla.to, sla.where, journey.key,
                          [[s.name, list(s.on)] for s in journey.stages]])
     return hashlib.sha256(text).hexdigest()[:16]
 
 
-def _touched(sla: JourneySla, definitions: Definitions, start: int, end: int):
+def live_keys(definitions: Definitions) -> dict[str, JourneySla]:
+    """Every population the definitions use, with one SLA that selects it."""
+    return {population_key(sla, definitions): sla for sla in journey_slas(definitions)}
+
+
+def refresh(store: Store, definitions: Definitions, newest: int) -> None:
+    """Bring every population the definitions use up to event `newest` (after the stage
+    table is), and forget the rows of populations no SLA uses any more."""
+    live = live_keys(definitions)
+    for key, sla in live.items():
+        cursor = CURSOR + key
+        saved = store.get_cursor(cursor)
+        if saved is not None and int(saved) >= newest:
+            continue  # current: evaluation every minute must not write anything here
+        with store.engine.begin() as conn:
+            if saved is None:
+                conn.execute(delete(sla_population).where(sla_population.c.pkey == key))
+                _insert(store, conn, key, sla, None)
+            else:
+                keys = _touched(sla, definitions, int(saved), newest)
+                conn.execute(delete(sla_population).where(
+                    sla_population.c.pkey == key, sla_population.c.jkey.in_(keys)))
+                _insert(store, conn, key, sla, keys)
+            store.set_cursor(cursor, str(newest), conn=conn)
+    _forget(store, set(live))
+
+
+def build(store: Store, conn: Connection, key: str, sla: JourneySla,
+          since_us: int | None = None) -> None:
+    """Rows under `key` for the journeys of `sla` that reached `from` after `since_us`, and no
+    cursor: a preview's own population (the caller deletes it with `drop`)."""
+    _insert(store, conn, key, sla, None, since_us)
+
+
+def drop(conn: Connection, key: str) -> None:
+    conn.execute(delete(sla_population).where(sla_population.c.pkey == key))
+
+
+def is_current(store: Store, key: str) -> bool:
+    """Whether `refresh` keeps rows under `key` (an SLA in force selects it)."""
+    return store.get_cursor(CURSOR + key) is not None
+
+
+def _forget(store: Store, live: set[str]) -> None:
+    with store.engine.connect() as conn:
+        names = conn.execute(select(cursors.c.name).where(
+            cursors.c.name.like(CURSOR + "%"))).scalars().all()
+    stale = [name for name in names if name[len(CURSOR):] not in live]
+    if not stale:
+        return
+    with store.engine.begin() as conn:
+        for name in stale:
+            drop(conn, name[len(CURSOR):])
+        conn.execute(delete(cursors).where(cursors.c.name.in_(stale)))
+
+
+def _touched(sla: JourneySla, definitions: Definitions, start: int, end: int) -> Any:
     journey = definitions.journeys[sla.journey]
     key = events.c[journey.key]
     types = [etype for stage in journey.stages for etype in stage.on]
@@ -86,11 +112,11 @@ def _touched(sla: JourneySla, definitions: Definitions, start: int, end: int):
                              events.c.type.in_(types), key.is_not(None)).distinct()
 
 
-def _insert(store: Store, conn: Connection, sla: JourneySla, definitions: Definitions,
-            keys: Any | None, since_us: int | None = None) -> None:
+def _insert(store: Store, conn: Connection, key: str, sla: JourneySla, keys: Any | None,
+            since_us: int | None = None) -> None:
     f, t = journey_stages.alias("f"), journey_stages.alias("t")
     matched, settled = _final_match(store, sla, f.c.jkey)
-    rows = (select(literal(sla.name), f.c.first_us, f.c.jkey, t.c.first_us,
+    rows = (select(literal(key), f.c.first_us, f.c.jkey, t.c.first_us,
                    t.c.first_us - f.c.first_us, matched, settled)
             .select_from(f.outerjoin(t, and_(t.c.journey == f.c.journey, t.c.jkey == f.c.jkey,
                                              t.c.stage == sla.to)))
@@ -108,8 +134,6 @@ def _final_match(store: Store, sla: JourneySla, jkey: ColumnElement[str]
     """SQL for (where holds on the final attributes, time of the newest attribute event)."""
     if not sla.where:
         return true(), literal(None)
-    from slas.measure import where_matches
-
     checks = [where_matches(store.dialect, sla.journey, jkey, name, wanted, None)
               for name, wanted in sla.where.items()]
     a = journey_attrs.alias("s")

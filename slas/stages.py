@@ -12,12 +12,10 @@ A journey's events are the events of its stages' types that carry its key.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 
 import orjson
-from sqlalchemy import Connection, Text, and_, case, cast, delete, func, literal, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Connection, and_, case, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -31,6 +29,7 @@ from collectors.tables import (
     sla_population,
 )
 from slas import population
+from slas.attributes import attribute_value
 from slas.definitions import Definitions
 from slas.spec import CompletenessSla, Journey, LatencySla
 
@@ -126,24 +125,6 @@ def _track_open(store: Store, conn: Connection, name: str, journey: Journey,
         final.c.journey == name, final.c.stage == journey.stages[-1].name,
         final.c.jkey == journey_open.c.jkey).exists()
     conn.execute(delete(journey_open).where(journey_open.c.journey == name, finished))
-
-
-def attribute_value(store: Store, attr: str) -> ColumnElement[str]:
-    """SQL for the JSON text of `data.<attr>` (NULL when absent), on either dialect, for any
-    key: PostgreSQL takes the key as a parameter; SQLite's JSON path quotes it."""
-    if store.dialect != "sqlite":
-        return cast(cast(events.c.data, JSONB).op("->")(literal(attr)), Text)
-    if not _PATH_UNSAFE.search(attr):
-        return events.c.data.op("->")(literal('$."' + attr + '"'))
-    # SQLite's path syntax has no escape for `"` (3.40 ends the label at it) and reads
-    # backslashes in keys differently across versions: match the decoded key instead
-    item = func.json_each(events.c.data).table_valued("key", "type", "value").alias("item")
-    text = case((item.c.type.in_(["true", "false", "null"]), item.c.type),
-                else_=func.json_quote(item.c.value))
-    return select(text).where(item.c.key == attr).scalar_subquery()
-
-
-_PATH_UNSAFE = re.compile(r'["\\\x00-\x1f]')
 
 
 def _insert_attrs(store: Store, conn: Connection, name: str, journey: Journey, attr: str,

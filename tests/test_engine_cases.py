@@ -20,7 +20,7 @@ def counts(store, events, sla, at_minute):
     load(store, events)
     stages.refresh(store, DEFS)
     with store.engine.connect() as conn:
-        return measure(conn, DEFS.sla(sla), T0 + int(at_minute * MIN))
+        return measure(conn, DEFS, DEFS.sla(sla), T0 + int(at_minute * MIN))
 
 
 def journey(key, submitted=None, routed=None, assigned=None, **data):
@@ -112,7 +112,7 @@ def test_without_percentiles_the_counts_are_the_same_and_the_percentiles_are_lef
               for e in journey(f"k{i}", 30, assigned=30 + wait)] + journey("late", 40)
     full = counts(store, events, "fast", 60)
     with store.engine.connect() as conn:
-        lean = measure(conn, DEFS.sla("fast"), T0 + 60 * MIN, percentiles=False)
+        lean = measure(conn, DEFS, DEFS.sla("fast"), T0 + 60 * MIN, percentiles=False)
     assert (lean.good, lean.bad, lean.spans) == (full.good, full.bad, full.spans)
     assert (lean.good, lean.bad) == (4, 2) and lean.spans["1h"] == (4, 2)
     assert lean.percentiles == (None, None, None) != full.percentiles
@@ -205,33 +205,3 @@ def test_where_with_a_list_matches_any_of_its_values(store):
               (("a", "emea"), ("b", "na"), ("c", "apac"))]
     got = counts(store, events, "fast-region", 60)
     assert (got.good, got.bad) == (0, 2)
-
-
-def test_scratch_rows_from_a_window_measure_like_the_live_rows_at_every_later_time(store):
-    import dataclasses
-    import random
-
-    from slas import population
-    from slas.measure import STATUS_SPANS, reach_us
-
-    rng = random.Random(5)
-    events = []
-    for i in range(60):
-        start = rng.uniform(0, 200)
-        events += journey(f"j{i}", start, routed=start + rng.uniform(0, 12) if i % 4 else None,
-                          assigned=start + rng.uniform(1, 20) if i % 3 else None,
-                          hot=i % 2 == 0, region=rng.choice(["emea", "na", "apac"]))
-    load(store, events)
-    stages.refresh(store, DEFS)
-    first = 150
-    journeys_slas = [s for s in DEFS.slas if s.kind != "freshness"]
-    renamed = dataclasses.replace(DEFS, slas=tuple(
-        s.model_copy(update={"name": f"{s.name}~scratch"}) for s in journeys_slas))
-    since = T0 + first * MIN - max(reach_us(s, STATUS_SPANS) for s in journeys_slas)
-    population.insert_window(store, renamed, since)
-    with store.engine.connect() as conn:
-        for sla, scratch in zip(journeys_slas, renamed.slas, strict=True):
-            for minute in range(first, 241, 10):
-                at = T0 + minute * MIN
-                assert measure(conn, scratch, at, spans=STATUS_SPANS) == measure(
-                    conn, sla, at, spans=STATUS_SPANS), (sla.name, minute)

@@ -75,7 +75,7 @@ def test_the_sql_engine_equals_the_reference_for_random_histories(
     with store.engine.connect() as conn:
         spans = {**SPANS, **extra_spans}
         for sla in DEFS.slas:
-            got = measure(conn, sla, at_us, spans=spans)
+            got = measure(conn, DEFS, sla, at_us, spans=spans)
             want = reference.measure(duplicated, DEFS, sla, at_us, spans)
             assert (got.good, got.bad, got.spans) == (want.good, want.bad, want.spans), sla.name
             assert _close(got.percentiles, want.percentiles), sla.name

@@ -68,7 +68,9 @@ def test_an_invalid_edit_shows_the_validate_messages_and_cannot_be_saved(
     shown = "\n".join(c.value for c in at.code)
     expected = check_texts({str(leads_file): edited})  # what `baton validate` prints
     assert expected and all(line in shown for line in expected)
-    assert f"{leads_file}:27: " in expected[0] and "threshold" in expected[0]
+    line = before.splitlines().index(next(x for x in before.splitlines()
+                                          if "threshold: 5m" in x)) + 1
+    assert f"{leads_file}:{line}: " in expected[0] and "threshold" in expected[0]
     assert save_button(at).disabled
     with pytest.raises(editor.Invalid) as refused:
         editor.save(Store.open(store_url), editor.sla_files(config), str(leads_file), edited,
@@ -205,9 +207,8 @@ def population_rows(url: str) -> list[tuple]:
     store = Store.open(url)
     with store.engine.connect() as conn:
         rows = conn.execute(select(sla_population).order_by(
-            sla_population.c.sla, sla_population.c.f_us, sla_population.c.jkey)).all()
-        marks = conn.execute(select(cursors.c.name).where(
-            cursors.c.name.like("%dry-run%"))).all()
+            sla_population.c.pkey, sla_population.c.f_us, sla_population.c.jkey)).all()
+        marks = conn.execute(select(cursors.c.name, cursors.c.value)).all()
     store.close()
     return [tuple(r) for r in rows] + [tuple(m) for m in marks]
 

@@ -27,6 +27,7 @@ import streamlit as st
 import yaml
 
 from collectors import privacy
+from collectors.yamlfile import YamlSyntaxError, load_yaml, read_text
 
 ROLES = ("editor", "operator", "viewer")
 SEES_PERSONAL_DATA = frozenset({"editor", "operator"})
@@ -72,9 +73,9 @@ def load_users(path: Path) -> dict[str, dict[str, Any]]:
     if not path.exists():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise AuthError(f"{path} is not valid YAML ({exc.__class__.__name__})") from None
+        data = load_yaml(read_text(path), str(path))[0] or {}
+    except YamlSyntaxError as exc:  # the one reader of Baton's YAML files (aliases bounded)
+        raise AuthError(str(exc)) from None
     users = data.get("users") if isinstance(data, dict) else None
     if not isinstance(users, dict):
         raise AuthError(f"{path}: expected a mapping 'users: {{NAME: {{role: ...}}}}'")

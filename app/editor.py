@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from sqlalchemy import Connection, func, insert, select
 
 from app.auth import User
 from collectors.store import Store, now_us
 from collectors.tables import sla_versions
+from collectors.yamlfile import YamlSyntaxError, load_yaml
 from slas.definitions import check_texts, load_texts
 from slas.errors import DefinitionError
 from slas.stages import attributes
@@ -98,8 +98,8 @@ def unindexed_attributes(files: Mapping[str, str], name: str, text: str) -> list
 def file_slas(text: str) -> list[str]:
     """Names of the SLAs written in one file's text (best effort, for pickers)."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = load_yaml(text, "edit")[0]
+    except YamlSyntaxError:
         return []
     items = data.get("slas") if isinstance(data, dict) else None
     return [str(i["name"]) for i in items or [] if isinstance(i, dict) and "name" in i]

@@ -15,6 +15,8 @@ import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
 
+from slas import words
+
 STATUS_COLOURS = {"ok": "#2e7d32", "warning": "#f9a825", "at_risk": "#ef6c00",
                   "breached": "#c62828", "no_data": "#9e9e9e"}
 STATUS_LABELS = {"ok": "OK", "warning": "Warning", "at_risk": "At risk",
@@ -54,17 +56,10 @@ def to_local(values: pd.Series, tz: str) -> pd.Series:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    """`3h 12m`, `2d 4h`, `45s`: the two largest units. A length of time is never negative:
-    one computed from another host's clock a little ahead of ours reads `0s`."""
+    """`3h 12m`, `2d 4h`, `45s`: the two largest units; a dash when unknown."""
     if seconds is None or pd.isna(seconds):
         return "—"
-    left = max(int(round(seconds)), 0)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if left >= size or (unit == "s" and not parts):
-            parts.append(f"{left // size}{unit}")
-            left %= size
-    return " ".join(parts[:2])
+    return words.duration_words(seconds)
 
 
 def fmt_elapsed(start_us: int | float | None, end_us: int | float | None) -> str:

@@ -52,16 +52,12 @@ class Evaluator:
         self.lease = dispatcher_lease(store, self.alerting)
 
     def tick(self) -> None:
-        try:
-            self.definitions, self.alerting = load_alerting(self.config)
-            self.dispatcher.config = self.alerting
-        except DefinitionError as exc:
-            print(f"baton: {len(exc.errors)} error(s) in {self.config}; evaluating with the "
-                  f"last valid definitions. First: {exc.errors[0]}", file=sys.stderr, flush=True)
+        """One evaluation; whatever fails is one line in the log, and the next tick runs."""
+        self._reload()
         try:
             evaluation = evaluate(self.store, self.definitions, now_us(),
                                   spans=spans_for(self.definitions, self.alerting))
-        except (SlaError, CollectorError, DBAPIError, OSError) as exc:  # e.g. the store is down
+        except Exception as exc:  # noqa: BLE001 - the service outlives any one evaluation
             print(f"baton: evaluation failed: {_first_line(exc)}; retrying at the next tick",
                   file=sys.stderr, flush=True)
             return
@@ -70,6 +66,20 @@ class Evaluator:
         print(f"{format_time(evaluation.at_us)} evaluated {len(statuses)} SLAs: {summary}",
               flush=True)
         self.alerts(evaluation.at_us)
+
+    def _reload(self) -> None:
+        """The newest definitions, or the last valid ones (with one line saying why)."""
+        try:
+            self.definitions, self.alerting = load_alerting(self.config)
+            self.dispatcher.config = self.alerting
+        except DefinitionError as exc:
+            first = exc.errors[0]
+        except Exception as exc:  # noqa: BLE001 - a file no check foresaw: keep evaluating
+            first = _first_line(exc)
+        else:
+            return
+        print(f"baton: the definitions in {self.config} are invalid; evaluating with the last "
+              f"valid definitions. First error: {first}", file=sys.stderr, flush=True)
 
     def alerts(self, at_us: int) -> None:
         """Decide the alerts at T (delivery is the dispatcher thread's)."""
@@ -101,8 +111,11 @@ class Evaluator:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first line of an error's message, with its type when it is not one of ours."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else repr(exc)
+    if isinstance(exc, (SlaError, CollectorError, DBAPIError, OSError)) and text:
+        return text.splitlines()[0]
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else repr(exc)
 
 
 def run_serve(args: argparse.Namespace) -> int:

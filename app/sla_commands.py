@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,10 @@ from slas.definitions import Definitions, load_folder
 from slas.engine import Evaluation, evaluate
 from slas.errors import DefinitionError, EvaluationError
 from slas.rules import spans_for
-from slas.spec import parse_duration
-from slas.stalls import find_stalls
+from slas.spec import DURATION, parse_duration
+from slas.stalls import Stall, find_stalls
 from slas.timeline import StageTime, lead_timeline
-from slas.words import percent, sentence
+from slas.words import duration_words, percent, sentence
 
 STATUS_WORDS = {"ok": "ok", "warning": "warning", "at_risk": "at risk",
                 "breached": "BREACHED", "no_data": "no data"}
@@ -39,10 +40,12 @@ def run_validate(args: argparse.Namespace) -> int:
     error. Unset environment variables named by alert targets are warnings, not errors."""
     errors: list[str] = []
     definitions = None
+    complete = True
     try:
         definitions = load_folder(args.config)
     except DefinitionError as exc:
         errors += exc.errors
+        complete = exc.complete
     sources = Path(args.config) / "sources.yaml"
     source_count = 0
     if sources.exists():
@@ -60,6 +63,10 @@ def run_validate(args: argparse.Namespace) -> int:
         for error in errors:
             print(error, file=sys.stderr)
         print(f"{len(errors)} error(s) in {args.config}", file=sys.stderr)
+        if not complete:
+            print("baton: parts with errors above were not yet checked against the rest "
+                  "(teams, journeys, stages); more errors may follow once they are fixed",
+                  file=sys.stderr)
         return 1
     assert definitions is not None
     if alerts is not None:
@@ -73,19 +80,31 @@ def run_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def at_time(text: str | None) -> int:
+CLOCK_SKEW_US = 60 * 1_000_000  # a minute: clocks of two machines may differ this much
+
+
+def at_time(text: str | None, now: int | None = None) -> int:
+    """`--at` in microseconds (default now), for every command taking it. A time later than
+    now is refused: stored as the latest evaluation it would stand until that time came."""
+    current = now_us() if now is None else now
     if text is None:
-        return now_us()
+        return current
     try:
-        return parse_time(text, "--at")
+        at = parse_time(text, "--at")
     except InvalidEvent as exc:
         raise EvaluationError(str(exc)) from None
+    if at > current + CLOCK_SKEW_US:
+        raise EvaluationError(f"--at {text} is in the future (now is {format_time(current)}); "
+                              "Baton evaluates what has happened: give a time up to now")
+    return at
 
 
 def add_evaluate(commands: Any) -> None:
     p = commands.add_parser("evaluate", help="evaluate every SLA and print a scorecard")
     p.add_argument("--at", help="evaluate at this time (ISO 8601 with offset; default now)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--dry-run", action="store_true",
+                   help="evaluate and print; store no result and open or close no breach")
     p.set_defaults(run=run_evaluate)
 
 
@@ -93,11 +112,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     definitions, alerting = load_alerting(args.config)
     at = at_time(args.at)
     store = Store.open(args.store)
-    evaluation = evaluate(store, definitions, at, spans=spans_for(definitions, alerting))
+    evaluation = evaluate(store, definitions, at, persist=not args.dry_run,
+                          spans=spans_for(definitions, alerting))
     if args.json:
         print(json.dumps(evaluation.as_json(), indent=2))
     else:
         print(scorecard(definitions, evaluation))
+        if args.dry_run:
+            print("(dry run: nothing was stored)")
     return 0
 
 
@@ -130,9 +152,27 @@ def add_stalls(commands: Any) -> None:
     p.add_argument("--at", help="as of this time (ISO 8601 with offset; default now)")
     p.add_argument("--window", default="7d",
                    help="look at journeys that began within this long before T (default 7d)")
-    p.add_argument("--limit", type=int, default=50, help="rows to print (text output)")
+    p.add_argument("--limit", type=_positive, default=50,
+                   help="journeys to list (text output; default 50)")
+    p.add_argument("--all", action="store_true", help="list every stalled journey")
+    p.add_argument("--sort", choices=tuple(STALL_ORDERS), default="longest",
+                   help="longest: stalled longest first (default); oldest / newest: by when "
+                   "the journey began")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=run_stalls)
+
+
+STALL_ORDERS: dict[str, Callable[[Stall], Any]] = {
+    "longest": lambda s: (-s.stalled_for_s, s.key),
+    "oldest": lambda s: (s.started_us, s.key),
+    "newest": lambda s: (-(s.started_us or 0), s.key),
+}
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of rows (1 or more)")
+    return int(text)
 
 
 def run_stalls(args: argparse.Namespace) -> int:
@@ -141,18 +181,23 @@ def run_stalls(args: argparse.Namespace) -> int:
     if journey is None:
         raise EvaluationError("no journeys are defined; add one to config/slas/*.yaml")
     window = duration_option("--window", args.window, "7d, 12h, 30m")
-    report = find_stalls(Store.open(args.store), definitions, journey, at_time(args.at),
-                         window)
+    at = at_time(args.at)
+    report = find_stalls(Store.open(args.store), definitions, journey, at, window)
+    report.stalled.sort(key=STALL_ORDERS[args.sort])
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
         return 0
-    print(f"{len(report.stalled)} {journey} journey(s) stalled at {format_time(report.at_us)}")
+    total = len(report.stalled)
+    print(f"{total} {journey} journey(s) stalled at {format_time(report.at_us)}")
     for stage, count in report.by_stage.items():
         print(f"  {stage:<24} {count:>7}")
-    for stall in report.stalled[:args.limit]:
+    shown = report.stalled if args.all else report.stalled[:args.limit]
+    for stall in shown:
         print(f"  {stall.key:<14} stuck after {stall.last_stage} for "
-              f"{stall.stalled_for_s / 60:.0f} min; waiting on {stall.next_stage} "
+              f"{duration_words(stall.stalled_for_s)}; waiting on {stall.next_stage} "
               f"({stall.owner})")
+    if len(shown) < total:
+        print(f"{len(shown)} of {total} shown, {args.sort} first (--limit N, --all)")
     return 0
 
 
@@ -160,7 +205,9 @@ def duration_option(option: str, text: str, examples: str) -> int:
     """A command-line duration (`30s`, `5m`, `2h`, `7d`) in seconds, or one clear error."""
     try:
         return parse_duration(text)
-    except ValueError:
+    except ValueError as exc:
+        if DURATION.fullmatch(text.strip()):  # the form is right, the length is not
+            raise EvaluationError(f"{option} {text!r}: {exc}; use e.g. {examples}") from None
         raise EvaluationError(f"{option} {text!r} is not a duration; use e.g. {examples}"
                               ) from None
 
@@ -188,7 +235,7 @@ def run_lead(args: argparse.Namespace) -> int:
     if timeline.stall is not None:
         s = timeline.stall
         owed = next(st for st in timeline.stages if st.name == s.next_stage)
-        print(f"stalled after {s.last_stage} for {s.stalled_for_s / 60:.0f} min; "
+        print(f"stalled after {s.last_stage} for {duration_words(s.stalled_for_s)}; "
               f"{s.next_stage} is owed by {s.owner}{_attempts(owed)}")
     print(f"{len(timeline.events)} event(s), {len(timeline.spans)} span(s)")
     for event in timeline.events:

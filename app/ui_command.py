@@ -67,6 +67,10 @@ def run_users_add(args: argparse.Namespace) -> int:
 
     password = None
     if not args.oidc:
+        if not args.password_stdin and not (sys.stdin and sys.stdin.isatty()):
+            print("baton: no terminal to ask for the password on; pipe it in with "
+                  "--password-stdin, or add an OIDC user with --oidc", file=sys.stderr)
+            return 1
         password = (sys.stdin.readline().rstrip("\n") if args.password_stdin
                     else getpass.getpass(f"Password for {args.name}: "))
     try:
@@ -79,9 +83,13 @@ def run_users_add(args: argparse.Namespace) -> int:
 
 
 def run_users_list(args: argparse.Namespace) -> int:
-    from app.auth import load_users, users_path
+    from app.auth import AuthError, load_users, users_path
 
-    users = load_users(users_path())
+    try:
+        users = load_users(users_path())
+    except AuthError as exc:
+        print(f"baton: {exc}", file=sys.stderr)
+        return 1
     if not users:
         print(f"no users in {users_path()}; add one with `baton users add NAME --role editor`")
     for name, entry in sorted(users.items()):

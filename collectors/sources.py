@@ -23,7 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from collectors.errors import CollectorError, SourceConfigError
 from collectors.mapping import OPERATORS, SourceMap
-from collectors.yamlfile import Lines, YamlSyntaxError, load_yaml, pydantic_errors
+from collectors.yamlfile import Lines, YamlSyntaxError, load_yaml, pydantic_errors, read_text
 
 VERSION = "baton/v1"
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -31,16 +31,19 @@ SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 SECRET_KEYS = frozenset({"token", "password", "secret", "api_key", "apikey", "client_secret",
                          "access_token", "private_key"})
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
+LONGEST_S = 400 * 86400.0  # as SLA durations: past this a setting is a mistake (and inf)
 
 
 def _duration(value: Any) -> Any:
-    if isinstance(value, str):
-        match = _DURATION.fullmatch(value.strip())
-        if match is None:
-            raise ValueError("a duration is a number and a unit: 500ms, 30s, 5m, 2h or 7d")
-        return float(match[1]) * _UNITS[match[2]]
-    return value
+    """`500ms`, `30s`, `5m`, `2h`, `7d` (or a number of seconds) -> seconds, in (0, 400d]."""
+    if isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())):
+        value = float(match[1]) * _UNITS[match[2]]
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a duration is a number and a unit: 500ms, 30s, 5m, 2h or 7d")
+    if not 0 < value <= LONGEST_S:  # NaN fails this too
+        raise ValueError("a duration here is above 0s and at most 400d")
+    return float(value)
 
 
 def _env_name(value: Any) -> Any:
@@ -275,13 +278,13 @@ def secret(env: str | None, what: str) -> str | None:
 def load_sources(path: str | Path) -> SourcesConfig:
     """Read and validate a sources file; SourceConfigError lists every problem."""
     file = Path(path)
-    try:
-        text = file.read_text()
-    except FileNotFoundError:
+    if not file.exists() and not file.is_symlink():
         raise SourceConfigError([f"{file}:1: no such file; create it (see "
-                                 "docs/collectors.md) or pass --config"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceConfigError([f"{file}:1: cannot be read ({exc})"]) from None
+                                 "docs/collectors.md) or pass --config"])
+    try:
+        text = read_text(file)
+    except YamlSyntaxError as exc:
+        raise SourceConfigError([str(exc)]) from None
     return parse_sources(text, str(file))
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from collectors.sources import SECRET_KEYS
-from collectors.yamlfile import YamlSyntaxError, dotted, load_yaml, pydantic_errors
+from collectors.yamlfile import YamlSyntaxError, dotted, load_yaml, pydantic_errors, read_text
 from slas.alerting import TARGET_KINDS, AlertsConfig, policy_for
 from slas.definitions import (
     Definitions,
@@ -47,12 +47,12 @@ def load_alerts(path: str | Path, definitions: Definitions | None = None
                 ) -> AlertsConfig | None:
     """The alerts configuration at `path`, or None when there is no such file."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not file.exists() and not file.is_symlink():  # a dangling link is an error, not absence
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError([f"{file}:1: cannot be read ({exc})"]) from None
+    try:
+        text = read_text(file)
+    except YamlSyntaxError as exc:
+        raise DefinitionError([str(exc)]) from None
     return parse_alerts(text, str(file), definitions)
 
 

@@ -5,10 +5,11 @@ dialects differ here only.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, cast, literal, select
+from sqlalchemy import Text, case, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -17,11 +18,21 @@ from collectors.tables import events, journey_attrs
 
 
 def attribute_value(store: Store, attr: str) -> ColumnElement[str]:
-    """SQL for the JSON text of `data.<attr>` (NULL when absent), on either dialect."""
-    if store.dialect == "sqlite":
-        path = '$."' + attr.replace('"', '\\"') + '"'
-        return events.c.data.op("->")(literal(path))
-    return cast(cast(events.c.data, JSONB).op("->")(literal(attr)), Text)
+    """SQL for the JSON text of `data.<attr>` (NULL when absent), on either dialect, for any
+    key: PostgreSQL takes the key as a parameter; SQLite's JSON path quotes it."""
+    if store.dialect != "sqlite":
+        return cast(cast(events.c.data, JSONB).op("->")(literal(attr)), Text)
+    if not _PATH_UNSAFE.search(attr):
+        return events.c.data.op("->")(literal('$."' + attr + '"'))
+    # SQLite's path syntax has no escape for `"` (3.40 ends the label at it) and reads
+    # backslashes in keys differently across versions: match the decoded key instead
+    item = func.json_each(events.c.data).table_valued("key", "type", "value").alias("item")
+    text = case((item.c.type.in_(["true", "false", "null"]), item.c.type),
+                else_=func.json_quote(item.c.value))
+    return select(text).where(item.c.key == attr).scalar_subquery()
+
+
+_PATH_UNSAFE = re.compile(r'["\\\x00-\x1f]')
 
 
 def where_matches(dialect: str, journey: str, jkey: ColumnElement[str], name: str,

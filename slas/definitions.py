@@ -12,9 +12,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from collectors.yamlfile import Lines, YamlSyntaxError, dotted, load_yaml, pydantic_errors
+from collectors.yamlfile import (
+    Lines,
+    YamlSyntaxError,
+    dotted,
+    load_yaml,
+    pydantic_errors,
+    read_text,
+)
 from slas.errors import DefinitionError
 from slas.spec import (
     KINDS,
@@ -65,22 +72,34 @@ def load_folder(config: str | Path) -> Definitions:
     if not files:
         raise DefinitionError([f"{slas_dir}: no SLA files (*.yaml) found; add one, see "
                                "config/slas/leads.yaml"])
-    return load_texts({str(path): path.read_text(encoding="utf-8") for path in files})
+    texts: dict[str, str] = {}
+    unreadable: list[str] = []
+    for path in files:  # a folder named x.yaml, a dangling link, latin-1: each one sentence
+        try:
+            texts[str(path)] = read_text(path)
+        except YamlSyntaxError as exc:
+            unreadable.append(str(exc))
+    return _load(texts, unreadable)
 
 
 def load_texts(texts: Mapping[str, str]) -> Definitions:
     """Validate the given files (name -> YAML text) together; DefinitionError if any fail."""
-    errors: list[str] = []
-    parsed: list[tuple[SpecFile, Lines]] = []
+    return _load(texts, [])
+
+
+def _load(texts: Mapping[str, str], errors: list[str]) -> Definitions:
+    parsed: list[Parsed] = []
+    complete = True
     for name, text in texts.items():
-        spec, lines, problems = _parse_file(name, text)
-        errors += problems
-        if spec is not None:
-            parsed.append((spec, lines))
+        part, problems, whole = _parse_file(name, text)
+        errors = errors + problems
+        complete = complete and whole
+        if part is not None:
+            parsed.append(part)
     definitions, problems = _merge(parsed, dict(texts))
     errors += problems
     if errors:
-        raise DefinitionError(errors)
+        raise DefinitionError(errors, complete=complete)
     return definitions
 
 
@@ -93,20 +112,62 @@ def check_texts(texts: Mapping[str, str]) -> list[str]:
     return []
 
 
-def _parse_file(name: str, text: str) -> tuple[SpecFile | None, Lines, list[str]]:
+SLA = TypeAdapter(Sla)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The valid parts of one file; `positions[i]` is the index in the file of `spec.slas[i]`
+    (SLAs with errors are left out)."""
+
+    spec: SpecFile
+    lines: Lines
+    positions: tuple[int, ...]
+
+
+def _parse_file(name: str, text: str) -> tuple[Parsed | None, list[str], bool]:
+    """The file's valid parts, and every error of its parts: each team, journey and SLA is
+    validated on its own, so the valid ones are still cross-checked (unknown teams...).
+    The flag is False when some part was left out of the cross-checks."""
     try:
         data, lines = load_yaml(text, name)
     except YamlSyntaxError as exc:
-        return None, Lines(name), [str(exc)]
+        return None, [str(exc)], False
     if not isinstance(data, dict):
-        return None, lines, [f"{name}:1: (top level): the file must be a mapping with "
-                             f"'version: {VERSION}', 'teams', 'journeys' and 'slas'"]
+        return None, [f"{name}:1: (top level): the file must be a mapping with "
+                      f"'version: {VERSION}', 'teams', 'journeys' and 'slas'"], False
     if (problem := version_problem(data, lines)) is not None:
-        return None, lines, [problem]
+        return None, [problem], False
+    errors: list[str] = []
+    parts: dict[str, Any] = {}
+    for section, model in (("teams", Team), ("journeys", Journey)):
+        if isinstance(data.get(section), dict):
+            parts[section] = _valid({key: (model.model_validate, value, (section, key))
+                                     for key, value in data[section].items()}, lines, errors)
+    slas: dict[Any, Any] = {}
+    if isinstance(data.get("slas"), list):
+        slas = _valid({index: (SLA.validate_python, value, ("slas", index))
+                       for index, value in enumerate(data["slas"])}, lines, errors)
+        parts["slas"] = tuple(slas.values())
+    whole, top = not errors, []
     try:
-        return SpecFile.model_validate(data), lines, []
-    except ValidationError as exc:
-        return None, lines, pydantic_errors(exc, lines, skip=KINDS)
+        spec = SpecFile.model_validate({**data, **parts})
+    except ValidationError as exc:  # the top level: unknown fields, sections of a wrong type
+        top = pydantic_errors(exc, lines, skip=KINDS)
+        spec = SpecFile.model_validate({"version": VERSION, **parts})
+    return Parsed(spec, lines, tuple(slas)), top + errors, whole
+
+
+def _valid(items: dict[Any, tuple[Any, Any, tuple[Any, ...]]], lines: Lines,
+           errors: list[str]) -> dict[Any, Any]:
+    """Validate each item (`key: (validator, value, path)`); the valid ones, by key."""
+    out = {}
+    for key, (validate, value, path) in items.items():
+        try:
+            out[key] = validate(value)
+        except ValidationError as exc:
+            errors += pydantic_errors(exc, lines, path, skip=KINDS)
+    return out
 
 
 def version_problem(data: Mapping[str, Any], lines: Lines) -> str | None:
@@ -118,26 +179,27 @@ def version_problem(data: Mapping[str, Any], lines: Lines) -> str | None:
     return f"{lines.where(['version'])}: version: {what}; expected 'version: {VERSION}'"
 
 
-def _merge(parsed: list[tuple[SpecFile, Lines]], texts: dict[str, str]
+def _merge(parsed: list[Parsed], texts: dict[str, str]
            ) -> tuple[Definitions, list[str]]:
     teams: dict[str, Team] = {}
     journeys: dict[str, Journey] = {}
     slas: list[Sla] = []
     errors: list[str] = []
     seen: dict[tuple[str, str], str] = {}
-    for spec, lines in parsed:
+    for part in parsed:
+        spec, lines = part.spec, part.lines
         for section, items in (("teams", spec.teams), ("journeys", spec.journeys)):
             for key in items:
                 errors += _unique(seen, section, key, lines, [section, key])
-        for index, sla in enumerate(spec.slas):
+        for index, sla in zip(part.positions, spec.slas, strict=True):
             errors += _unique(seen, "slas", sla.name, lines, ["slas", index, "name"])
         teams.update(spec.teams)
         journeys.update(spec.journeys)
         slas.extend(spec.slas)
     definitions = Definitions(teams, journeys, tuple(slas), texts)
-    for spec, lines in parsed:
-        errors += [f"{lines.where(path)}: {dotted(path)}: {message}"
-                   for path, message in _cross_checks(spec, definitions)]
+    for part in parsed:
+        errors += [f"{part.lines.where(path)}: {dotted(path)}: {message}"
+                   for path, message in _cross_checks(part, definitions)]
     return definitions, errors
 
 
@@ -154,10 +216,10 @@ def _unique(seen: dict[tuple[str, str], str], section: str, name: str, lines: Li
 Problem = tuple[list[Any], str]
 
 
-def _cross_checks(spec: SpecFile, defs: Definitions) -> Iterator[Problem]:
-    for name, journey in spec.journeys.items():
+def _cross_checks(part: Parsed, defs: Definitions) -> Iterator[Problem]:
+    for name, journey in part.spec.journeys.items():
         yield from _journey_checks(name, journey, defs)
-    for index, sla in enumerate(spec.slas):
+    for index, sla in zip(part.positions, part.spec.slas, strict=True):
         yield from _sla_checks(["slas", index], sla, defs)
 
 

@@ -27,6 +27,9 @@ from slas.alerting import (
     WebhookTarget,
 )
 from slas.spec import (
+    LONGEST,
+    OBJECTIVE_PLACES,
+    SHORTEST_WINDOW,
     BurnOverride,
     BurnWindow,
     CompletenessSla,
@@ -37,6 +40,7 @@ from slas.spec import (
     SpecFile,
     Stage,
     Team,
+    format_duration,
 )
 
 ROOT = Path(__file__).parents[1]
@@ -60,7 +64,11 @@ SLAS = Format(
     "docs/sla-reference.md",
     ("# SLA definitions reference (`baton/v1`)", "",
      "Generated from `slas/spec.py` by `python -m slas.docgen`; do not edit by hand.",
-     "Durations: `30s`, `5m`, `2h`, `7d`. Objectives: `99.9%` or `0.999`.",
+     f"Durations: `30s`, `5m`, `2h`, `7d`, from `1s` to `{format_duration(LONGEST)}` (a "
+     f"window: at least `{format_duration(SHORTEST_WINDOW)}`). Objectives: `99.9%` or "
+     f"`0.999`, above 0% and below 100%, with at most {OBJECTIVE_PLACES} decimals as a ratio "
+     f"({OBJECTIVE_PLACES - 2} as a percentage). `where` values: strings, true/false, finite "
+     "numbers within 64 bits.",
      "Editors: point YAML language servers at `slas/baton-v1.schema.json`."),
     (("File", SpecFile), ("Team (`teams.<key>`)", Team), ("Journey (`journeys.<name>`)", Journey),
      ("Stage (`journeys.<name>.stages[]`)", Stage), ("Latency SLA (`kind: latency`)", LatencySla),

@@ -15,11 +15,13 @@ class SlaError(Exception):
 
 class DefinitionError(SlaError):
     """One or more invalid SLA definitions or alert settings, each as
-    `file:line: path: message`."""
+    `file:line: path: message`. `complete` is False when a part with errors could not be
+    checked against the rest (its team, journey and stages): more may show once it is fixed."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], complete: bool = True) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
+        self.complete = complete
 
 
 class EvaluationError(SlaError):

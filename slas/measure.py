@@ -8,6 +8,7 @@ index. Evaluation at T sees only events whose time is <= T. Times are microsecon
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -289,22 +290,39 @@ def slice_ends(at_us: int, window_us: int) -> range:
 def freshness(conn: Connection, sla: FreshnessSla, at_us: int, spans: Spans = SPANS
               ) -> Counts:
     """Good and bad one-minute slices in the window; a span counts the slices whose end falls
-    in it, so a span longer than the window reads slices from before the window too."""
+    in it, so a span longer than the window reads slices from before the window too. Slices
+    count from the first matching event ever seen up to T: before it there was nothing to be
+    fresh yet (no data, not a breach); after it, silence is stale."""
     max_age = sla.max_age * US
     window = sla.window * US
-    ends = slice_ends(at_us, max([window, *spans.values()]))
+    first = _first_event(conn, sla, at_us)
+
+    def counted(ends: range) -> range:
+        return ends[bisect_left(ends, first):] if first is not None else range(0)
+
+    ends = counted(slice_ends(at_us, max([window, *spans.values()])))
     if not ends:
         return Counts(0, 0, {name: (0, 0) for name in spans})
     newest = _newest_by_minute(conn, sla, ends[0] - max_age, ends[-1])
     good_ends = _good_slices(ends, newest, max_age)
-    in_window = slice_ends(at_us, window)
+    in_window = counted(slice_ends(at_us, window))
     good = sum(1 for end in in_window if end in good_ends)
     by_span = {}
     for name, span in spans.items():
-        recent = slice_ends(at_us, span)
+        recent = counted(slice_ends(at_us, span))
         good_s = sum(1 for end in recent if end in good_ends)
         by_span[name] = (good_s, len(recent) - good_s)
     return Counts(good, len(in_window) - good, by_span)
+
+
+def _first_event(conn: Connection, sla: FreshnessSla, at_us: int) -> int | None:
+    """The time of the first matching event up to T (None: never one), off the type index."""
+    query = select(func.min(events.c.time_us)).where(events.c.type.in_(sla.type),
+                                                      events.c.time_us <= at_us)
+    if sla.source:
+        query = query.where(events.c.source.in_(sla.source))
+    found = conn.execute(query).scalar()
+    return None if found is None else int(found)
 
 
 def _newest_by_minute(conn: Connection, sla: FreshnessSla, lo_us: int, hi_us: int

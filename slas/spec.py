@@ -8,6 +8,7 @@ are generated from them by `python -m slas.docgen`.
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
@@ -26,18 +27,34 @@ from pydantic_core import CoreSchema
 
 VERSION = "baton/v1"
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-DURATION = re.compile(r"(\d+)([smhd])")
+DURATION = re.compile(r"([0-9]+)([smhd])")
 NAME = r"^[a-z0-9][a-z0-9._-]*$"
 ENVELOPE_KEYS = ("correlationid", "subject", "consentscope", "source", "traceparent")
+# Bounds of every number in the format, stated in the reference page: a window past 400 days
+# is no rolling SLA (and 10^10 days overflowed SQLite's integers); a window holds at least
+# one freshness slice; objectives have at most 20 decimals as a ratio (more than a float
+# holds, for exact round trips): an exponent such as 1e-999999 made exact judging hang.
+LONGEST = 400 * 86400
+SHORTEST_WINDOW = 60
+OBJECTIVE_PLACES = 20  # as a ratio; two fewer as a percentage
+INT64 = 2**63
+OBJECTIVE_FORMS = "a percentage such as 99.9% or a ratio such as 0.999"
 
 
-def parse_duration(value: Any) -> int:
-    """`30s`, `5m`, `2h`, `7d` -> seconds."""
+def parse_duration(value: Any, shortest: int = 1, longest: int = LONGEST) -> int:
+    """`30s`, `5m`, `2h`, `7d` -> seconds, from `shortest` to `longest` (400d)."""
     if isinstance(value, str) and (match := DURATION.fullmatch(value.strip())):
-        seconds = int(match[1]) * UNITS[match[2]]
-        if seconds > 0:
+        seconds = int(match[1][-12:]) * UNITS[match[2]]  # more digits: out of range anyway
+        if shortest <= seconds <= longest and len(match[1].lstrip("0")) <= 12:
             return seconds
+        raise ValueError(f"a duration here is from {format_duration(shortest)} to "
+                         f"{format_duration(longest)}")
     raise ValueError("a duration is a whole number and a unit: 30s, 5m, 2h or 7d")
+
+
+def parse_window(value: Any) -> int:
+    """A window: a duration of at least one minute (one freshness slice)."""
+    return parse_duration(value, SHORTEST_WINDOW)
 
 
 def format_objective(value: Decimal) -> str:
@@ -61,30 +78,62 @@ def format_duration(seconds: int) -> str:
 
 
 def parse_objective(value: Any) -> Decimal:
-    """`99.9%` or `0.999` -> Decimal('0.999'), exactly; strictly between 0 and 1."""
-    try:
-        if isinstance(value, str) and value.strip().endswith("%"):
-            number = Decimal(value.strip()[:-1]) / 100
-        elif isinstance(value, int | float | str) and not isinstance(value, bool):
-            number = Decimal(str(value))
-        else:
-            raise InvalidOperation
-    except InvalidOperation:
-        raise ValueError("an objective is a percentage such as 99.9% or a ratio such "
-                         "as 0.999") from None
-    if not 0 < number < 1:
+    """`99.9%` or `0.999` -> Decimal('0.999'), exactly; strictly between 0 and 1, with at
+    most OBJECTIVE_PLACES decimals as a ratio."""
+    percent = isinstance(value, str) and value.strip().endswith("%")
+    if percent:
+        number = _decimal(value.strip()[:-1])
+    elif isinstance(value, int | float | str) and not isinstance(value, bool):
+        number = _decimal(str(value))
+    else:
+        raise ValueError(f"an objective is {OBJECTIVE_FORMS}")
+    scale = 100 if percent else 1
+    if not number.is_finite():
+        raise ValueError(f"an objective is a finite number: {OBJECTIVE_FORMS}")
+    if not 0 < number < scale:
         raise ValueError("an objective must be above 0% and below 100% (100% leaves no "
                          "error budget)")
-    return number
+    if _places(number) > OBJECTIVE_PLACES - (2 if percent else 0):
+        raise ValueError(f"an objective has at most {OBJECTIVE_PLACES} decimals as a ratio "
+                         f"({OBJECTIVE_PLACES - 2} as a percentage)")
+    return number / scale  # exact: a handful of digits
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"an objective is {OBJECTIVE_FORMS}") from None
+
+
+def _places(number: Decimal) -> int:
+    """Decimals of `number`, trailing zeros aside (read off its digits: no rounding)."""
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(exponent + min(trailing, max(0, -exponent))))
+
+
+def _where_value(value: Any) -> Any:
+    """`where` values are compared as JSON: finite numbers within 64 bits, as events hold."""
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("a where value is a finite number, a string or true/false")
+        if isinstance(item, int) and not isinstance(item, bool) and not -INT64 <= item < INT64:
+            raise ValueError("a where number fits in 64 bits (at most 19 digits)")
+    return value
 
 
 Duration = Annotated[int, BeforeValidator(parse_duration), WithJsonSchema(
     {"type": "string", "pattern": r"^[0-9]+[smhd]$", "examples": ["30s", "5m", "2h", "7d"]})]
+Window = Annotated[int, BeforeValidator(parse_window), WithJsonSchema(
+    {"type": "string", "pattern": r"^[0-9]+[smhd]$", "examples": ["1h", "1d", "7d", "30d"]})]
 Objective = Annotated[Decimal, BeforeValidator(parse_objective), WithJsonSchema(
-    {"anyOf": [{"type": "string", "pattern": r"^[0-9.]+%$"},
+    {"anyOf": [{"type": "string", "pattern": r"^[0-9]{1,2}(\.[0-9]{1,18})?%$"},
                {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}],
      "examples": ["99.9%", 0.999]})]
 Scalar = str | int | float | bool
+WhereValue = Annotated[Scalar | list[Scalar], AfterValidator(_where_value)]
 Severity = Literal["critical", "warning", "info"]
 
 
@@ -265,7 +314,8 @@ class SlaBase(Frozen):
     objective: Objective = Field(description="Share of good events to reach: 99.9% or 0.999.")
     warn: Objective | None = Field(None, description="Optional stricter objective: status "
                                    "`warning` while the SLI is below it.")
-    window: Duration = Field(description="Rolling window the SLI is computed over (e.g. 7d).")
+    window: Window = Field(description="Rolling window the SLI is computed over (e.g. 7d); "
+                           "from 1m to 400d.")
     severity: Severity = Field(
         "critical", description="Severity of breaches of this SLA.")
     alerts: AlertsSwitch = Field(None, description="This SLA's alerting: `off`, or a mapping "
@@ -277,7 +327,7 @@ class JourneySla(SlaBase):
     journey: str = Field(description="The journey (a key of `journeys`) measured.")
     from_: str = Field(alias="from", description="Stage where the clock starts.")
     to: str = Field(description="Stage where the clock stops.")
-    where: dict[str, Scalar | list[Scalar]] = Field(
+    where: dict[str, WhereValue] = Field(
         default_factory=dict, description="Journey attributes to match (equality; a list "
         "means any of).")
 

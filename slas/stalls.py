@@ -32,6 +32,7 @@ class Stall:
     next_stage: str
     owner: str
     stalled_for_s: float
+    started_us: int | None = None  # the journey's first stage event (sorting; not in JSON)
 
     def as_json(self) -> dict[str, Any]:
         return {"key": self.key, "last_stage": self.last_stage,
@@ -65,7 +66,7 @@ def find_stalls(store: Store, definitions: Definitions, journey: str, at_us: int
     with store.engine.connect() as conn:
         rows = conn.execute(_query(journey, names, waits, at_us, window_s * US)).all()
     stalled = [Stall(key, names[last], last_at, names[last + 1], stages[last + 1].owner,
-                     (at_us - last_at) / US) for key, last, last_at in rows]
+                     (at_us - last_at) / US, started) for key, last, last_at, started in rows]
     stalled.sort(key=lambda s: (-s.stalled_for_s, s.key))
     by_stage = {name: 0 for name in names[:-1]}
     for stall in stalled:
@@ -87,7 +88,8 @@ def _query(journey: str, names: list[str], waits: list[int], at_us: int, window_
     s = journey_stages
     index = case({name: i for i, name in enumerate(names)}, value=s.c.stage)
     keys = candidates(journey, names[-1], at_us)
-    progress = (select(s.c.jkey, func.max(index).label("last"))
+    progress = (select(s.c.jkey, func.max(index).label("last"),
+                       func.min(s.c.first_us).label("started"))
                 .where(s.c.journey == journey, s.c.jkey.in_(select(keys.c.jkey)),
                        s.c.first_us <= at_us)
                 .group_by(s.c.jkey)
@@ -96,7 +98,7 @@ def _query(journey: str, names: list[str], waits: list[int], at_us: int, window_
     x = journey_stages.alias("x")
     stage_at = case({i: name for i, name in enumerate(names)}, value=progress.c.last)
     wait = case({i: w for i, w in enumerate(waits)}, value=progress.c.last, else_=0)
-    return (select(progress.c.jkey, progress.c.last, x.c.first_us)
+    return (select(progress.c.jkey, progress.c.last, x.c.first_us, progress.c.started)
             .join_from(progress, x, and_(x.c.journey == journey, x.c.jkey == progress.c.jkey,
                                          x.c.stage == stage_at))
             .where(progress.c.last < len(names) - 1, at_us - x.c.first_us > wait))

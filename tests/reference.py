@@ -105,14 +105,16 @@ def _freshness(events: list[dict[str, Any]], sla: FreshnessSla, at_us: int,
     times = sorted(e["time_us"] for e in unique(events) if e["type"] in sla.type
                    and (not sla.source or e["source"] in sla.source) and e["time_us"] <= at_us)
 
-    def good(end: int) -> bool:
+    def good(end: int) -> bool | None:
         newest = max((t for t in times if t <= end), default=None)
-        return newest is not None and end - newest <= sla.max_age * US
+        if newest is None:  # no matching event yet: the slice is not counted (no data)
+            return None
+        return end - newest <= sla.max_age * US
 
-    verdicts = [good(end) for end in slice_ends(at_us, sla.window * US)]
+    verdicts = [v for end in slice_ends(at_us, sla.window * US) if (v := good(end)) is not None]
     by_span = {}
     for name, span in spans.items():
-        recent = [good(end) for end in slice_ends(at_us, span)]
+        recent = [v for end in slice_ends(at_us, span) if (v := good(end)) is not None]
         by_span[name] = (sum(recent), len(recent) - sum(recent))
     return Counts(sum(verdicts), len(verdicts) - sum(verdicts), by_span)
 

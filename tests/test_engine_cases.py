@@ -76,15 +76,20 @@ def test_completeness_counts_journeys_that_had_their_full_time(store, events, ex
     assert (got.good, got.bad) == expected
 
 
+# minute 0 is long before the window (30m up to T): an event there only says that matching
+# events exist, so every slice of the window counts
 FRESHNESS = [
-    pytest.param([40], 60, (3, 27), id="an-event-covers-its-minute-and-two-more"),
-    pytest.param([39.5], 60, (2, 28), id="a-half-minute-event-covers-two-slices"),
-    pytest.param([40, 41, 42], 60, (5, 25), id="overlapping-events-do-not-double-count"),
-    pytest.param([], 60, (0, 30), id="no-events-every-slice-bad"),
+    pytest.param([0, 40], 60, (3, 27), id="an-event-covers-its-minute-and-two-more"),
+    pytest.param([0, 39.5], 60, (2, 28), id="a-half-minute-event-covers-two-slices"),
+    pytest.param([0, 40, 41, 42], 60, (5, 25), id="overlapping-events-do-not-double-count"),
+    pytest.param([0], 60, (0, 30), id="silence-after-an-old-event-is-every-slice-bad"),
     pytest.param([29.5], 60, (1, 29), id="an-event-before-the-window-covers-its-first-slice"),
     pytest.param([28.5], 60, (0, 30), id="an-event-too-old-for-the-first-slice"),
-    pytest.param([60], 60.5, (1, 29), id="slices-end-on-whole-minutes-up-to-T"),
-    pytest.param([61], 60, (0, 30), id="events-after-T-ignored"),
+    pytest.param([0, 60], 60.5, (1, 29), id="slices-end-on-whole-minutes-up-to-T"),
+    pytest.param([], 60, (0, 0), id="no-matching-event-ever-is-no-data"),
+    pytest.param([61], 60, (0, 0), id="events-after-T-are-not-seen-so-no-data"),
+    pytest.param([45], 60, (3, 13), id="slices-before-the-first-event-ever-are-not-counted"),
+    pytest.param([44.5], 60, (2, 14), id="the-first-event-counts-from-the-slice-it-falls-in"),
 ]
 
 
@@ -162,7 +167,8 @@ def test_completeness_spans_count_a_journey_bad_once_its_within_has_passed(store
 
 
 def test_freshness_spans_count_the_slices_ending_within_them(store):
-    events = [ev("x", "lead.submitted", m, m) for m in (0, 1, 2, 3)]
+    # (minute -100: long before, so that every slice of the spans counts; see FRESHNESS)
+    events = [ev("x", "lead.submitted", m, m) for m in (-100, 0, 1, 2, 3)]
     got = counts(store, events, "fresh", 20)
     # good while the newest event is <= 2m old: the slices ending at 0..5; the 5m span holds
     # the slices ending at 16..20, the 1h span those ending at -39..20 (the window: -9..20)

@@ -68,7 +68,7 @@ def test_the_text_timeline_labels_failed_attempts_and_the_stall_they_explain(
     lines = out.splitlines()
     gateway = next(line for line in lines if line.strip().startswith("gateway.accepted"))
     assert gateway.split()[1] == "-" and gateway.endswith("platform  (1 failed attempt)")
-    assert ("stalled after form.submitted for 20 min; gateway.accepted is owed by platform  "
+    assert ("stalled after form.submitted for 19m 55s; gateway.accepted is owed by platform  "
             "(1 failed attempt)") in lines
     failed = next(line for line in lines if "gateway.request.failed" in line)
     assert failed.endswith(f"{5:032x}:gateway.request.failed  failed attempt at "

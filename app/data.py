@@ -238,7 +238,8 @@ def stalls(journey: str, at_us: int) -> StallReport:
 
 
 def stalls_frame(report: StallReport) -> pd.DataFrame:
-    columns = ["key", "last_stage", "last_at_us", "next_stage", "owner", "stalled_for_s"]
+    columns = ["key", "last_stage", "last_at_us", "next_stage", "owner", "stalled_for_s",
+               "started_us"]
     return pd.DataFrame([dataclasses.astuple(s) for s in report.stalled], columns=columns)
 
 

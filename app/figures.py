@@ -26,7 +26,6 @@ STATUS_BADGE = {"ok": "green", "warning": "yellow", "at_risk": "orange", "breach
 SEVERITY_COLOURS = {"critical": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
 VERSION_COLOURS = {"current": "#607d8b", "edited": "#1565c0"}
 SERIES_COLOURS = plotly.colors.qualitative.Plotly
-UNIT_WORDS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
 US = 1_000_000
 
 
@@ -70,65 +69,7 @@ def fmt_elapsed(start_us: int | float | None, end_us: int | float | None) -> str
     return fmt_duration(max(float(end_us) - float(start_us), 0.0) / US)
 
 
-def fmt_percent(value: float | None, digits: int = 2) -> str:
-    if value is None or pd.isna(value):
-        return "—"
-    return f"{value * 100:.{digits}f}".rstrip("0").rstrip(".") + "%"
-
-
-def duration_words(text: str) -> str:
-    """`5m` -> `5 minutes`, `1d` -> `1 day`."""
-    number, unit = int(text[:-1]), UNIT_WORDS.get(text[-1], text[-1])
-    return f"{number} {unit}{'' if number == 1 else 's'}"
-
-
-def window_words(text: str) -> str:
-    return {"7d": "this week", "1d": "in the last 24 hours", "24h": "in the last 24 hours",
-            "30d": "in the last 30 days"}.get(text, f"in the last {duration_words(text)}")
-
-
-# --- plain words for an SLA ---
-
-def subject_words(journey: str, where: dict[str, object]) -> str:
-    """`lead` + {qualified: true} -> `qualified leads`; other filters in brackets."""
-    flags = [name for name, value in where.items() if value is True]
-    others = [f"{name} {_value_words(value)}" for name, value in where.items()
-              if value is not True]
-    noun = " ".join([*flags, journey + "s"])
-    return noun + (f" ({', '.join(others)})" if others else "")
-
-
-def _value_words(value: object) -> str:
-    if isinstance(value, list):
-        return "in " + "/".join(map(str, value))
-    return f"= {value}"
-
-
-def plain_words(sla: object, sli: float | None, window: str) -> str:
-    """One sentence a leader can read: what share kept the promise, and the target; with no
-    SLI (nothing to count yet, None or NaN) it says so instead of a share."""
-    target = fmt_percent(float(getattr(sla, "objective", 0)), 2)
-    kind = getattr(sla, "kind", "")
-    if kind == "freshness":
-        types = ", ".join(getattr(sla, "type", ()))
-        age = duration_words(short_duration(getattr(sla, "max_age", 0)))
-        what = f"minutes had a {types} event no older than {age}"
-    else:
-        subject = subject_words(getattr(sla, "journey", ""), dict(getattr(sla, "where", {})))
-        limit = getattr(sla, "threshold", None) or getattr(sla, "within", 0)
-        frm, to = getattr(sla, "from_", ""), getattr(sla, "to", "")
-        within = duration_words(short_duration(limit))
-        what = f"{subject} went from {frm} to {to} within {within}"
-    if sli is None or pd.isna(sli):
-        return f"No data {window_words(window)} yet on whether {what}; target {target}"
-    return f"{fmt_percent(sli, 1)} of {what} {window_words(window)}; target {target}"
-
-
-def short_duration(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+fmt_percent = words.percent  # the phrase book's, with a dash when there is no value
 
 
 # --- figures ---

@@ -141,7 +141,7 @@ def scorecard(definitions: Definitions, evaluation: Evaluation) -> str:
                          f"{percent(r.objective):>7}  {percent(r.budget_remaining, 0):>11}  "
                          f"{'-' if burn is None else f'{burn:.1f}x':>8}  "
                          f"{STATUS_WORDS[r.status]}")
-            lines.append(f"  {'':<{width}}  {sentence(definitions.sla(r.name), r)}")
+            lines.append(f"  {'':<{width}}  {sentence(definitions.sla(r.name), r.sli)}")
         lines.append("")
     return "\n".join(lines).rstrip()
 

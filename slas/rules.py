@@ -107,7 +107,7 @@ def _breached(sla: Sla, result: Result, breach: Mapping[str, Any] | None) -> Fir
                        stalled_count=breach["stalled_count"])
     return Firing(dedup_key("SLABreached", sla.name), "SLABreached",
                   _sla_labels(sla, "SLABreached", sla.severity), sla.team, sla.severity,
-                  f"{sla.name} breached: {sentence(sla, result)}", sla.name, details)
+                  f"{sla.name} breached: {sentence(sla, result.sli)}", sla.name, details)
 
 
 def burning_window(result: Result, objective: Fraction, window: BurnWindow, min_events: int

@@ -1,56 +1,76 @@
-"""SLA results in plain words, for scorecards on the terminal and in the dashboard."""
+"""Baton's one phrase book: SLA results, durations, times, burn rates and budgets in plain
+words, for the command line, the dashboard and alert messages alike."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from slas.judge import Result
 from slas.spec import CompletenessSla, FreshnessSla, LatencySla, Sla, format_duration
 
-WINDOW_WORDS = {"7d": "this week", "1d": "today", "30d": "this month", "1h": "this hour"}
+WINDOW_WORDS = {7 * 86_400: "this week", 86_400: "in the last 24 hours",
+                30 * 86_400: "in the last 30 days"}
 DURATION_UNITS = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
+UNIT_NAMES = {"d": "day", "h": "hour", "m": "minute", "s": "second"}
+MISSING = "—"
 
 
 def percent(value: float | None, digits: int = 2) -> str:
-    if value is None:
-        return "-"
+    """0.987 -> '98.7%'; a dash when there is no value (None or NaN)."""
+    if value is None or math.isnan(value):
+        return MISSING
     text = f"{value * 100:.{digits}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return f"{text}%"
 
 
-def sentence(sla: Sla, result: Result) -> str:
-    """E.g. '98.7% of qualified leads reached crm.assigned within 5m of form.submitted this
-    week; target 99%.'"""
-    window = WINDOW_WORDS.get(result.window, f"over the last {result.window}")
-    target = f"target {percent(result.objective)}"
-    if result.total == 0:
-        return f"No data {window} yet; {target}."
-    share = percent(result.sli)
-    if isinstance(sla, FreshnessSla):
-        types = ", ".join(sla.type)
-        return (f"{share} of minutes {window} had a {types} event at most "
-                f"{format_duration(sla.max_age)} old; {target}.")
-    who = _who(sla)
-    if isinstance(sla, LatencySla):
-        return (f"{share} of {who} reached {sla.to} within {format_duration(sla.threshold)} "
-                f"of {sla.from_} {window}; {target}.")
-    assert isinstance(sla, CompletenessSla)
-    return (f"{share} of {who} that reached {sla.from_} reached {sla.to} within "
-            f"{format_duration(sla.within)} {window}; {target}.")
+def limit_words(seconds: int) -> str:
+    """A limit or a window as people say it: 300 -> '5 minutes', 86400 -> '1 day'."""
+    unit = format_duration(seconds)
+    number, name = int(unit[:-1]), UNIT_NAMES[unit[-1]]
+    return f"{number} {name}{'' if number == 1 else 's'}"
 
 
-def _who(sla: LatencySla | CompletenessSla) -> str:
-    noun = f"{sla.journey}s"
-    if not sla.where:
-        return noun
+def window_words(window_s: int) -> str:
+    """A rolling window: 'this week', 'in the last 24 hours', 'in the last 2 hours'."""
+    return WINDOW_WORDS.get(window_s, f"in the last {limit_words(window_s)}")
+
+
+def subject_words(sla: LatencySla | CompletenessSla) -> str:
+    """`lead` + {qualified: true} -> 'qualified leads'; other filters in brackets."""
     flags = [name for name, value in sla.where.items() if value is True]
-    others = [f"{name}={value}" for name, value in sla.where.items() if value is not True]
-    adjectives = " ".join(flags)
-    text = f"{adjectives} {noun}" if adjectives else noun
-    return f"{text} ({', '.join(others)})" if others else text
+    others = [f"{name} {_value_words(value)}" for name, value in sla.where.items()
+              if value is not True]
+    noun = " ".join([*flags, sla.journey + "s"])
+    return noun + (f" ({', '.join(others)})" if others else "")
+
+
+def _value_words(value: object) -> str:
+    if isinstance(value, list):
+        return "in " + "/".join(map(str, value))
+    return f"= {value}"
+
+
+def sentence(sla: Sla, sli: float | None) -> str:
+    """One sentence a leader can read: what share kept the promise over the SLA's window,
+    and the target; with no SLI yet (None or NaN) it says so instead of a share. E.g. '98.7%
+    of qualified leads went from form.submitted to crm.assigned within 5 minutes this week;
+    target 99%'."""
+    target = percent(float(sla.objective))
+    if isinstance(sla, FreshnessSla):
+        what = (f"minutes had a {', '.join(sla.type)} event no older than "
+                f"{limit_words(sla.max_age)}")
+    else:
+        assert isinstance(sla, LatencySla | CompletenessSla)
+        limit = sla.threshold if isinstance(sla, LatencySla) else sla.within
+        what = (f"{subject_words(sla)} went from {sla.from_} to {sla.to} within "
+                f"{limit_words(limit)}")
+    window = window_words(sla.window)
+    if sli is None or math.isnan(sli):
+        return f"No data {window} yet on whether {what}; target {target}"
+    return f"{percent(sli, 1)} of {what} {window}; target {target}"
 
 
 def duration_words(seconds: float) -> str:

@@ -100,7 +100,7 @@ def test_evaluate_prints_a_scorecard_per_team(store, store_url, config_dir, caps
     code, out, _ = run(capsys, "--config", str(config_dir), "--store", store_url, "evaluate",
                        "--at", format_time(T0 + 40 * MIN))
     assert code == 0 and "Sales: BREACHED (" in out
-    assert "0% of leads reached assigned within 10m of submitted" in out
+    assert "0% of leads went from submitted to assigned within 10 minutes" in out
 
 
 def test_stalls_json_lists_stalled_leads_and_counts_per_stage(store, store_url, config_dir,

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from app import figures as fx
+from slas import words
 from slas.definitions import load_folder
 
 HOUR = 3600 * 1_000_000
@@ -158,14 +159,14 @@ def test_every_status_has_a_colour_a_label_and_a_badge():
 ])
 def test_an_sla_with_no_sli_yet_says_no_data_in_words(sli, sla, window, what):
     slas = {s.name: s for s in load_folder("config").slas}
-    assert fx.plain_words(slas[sla], sli, window) == what
+    assert words.sentence(slas[sla], sli) == what
 
 
 def test_an_sla_reads_as_one_plain_sentence():
     slas = {s.name: s for s in load_folder("config").slas}
-    assert fx.plain_words(slas["lead-routing-5m"], 0.987, "7d") == (
+    assert words.sentence(slas["lead-routing-5m"], 0.987) == (
         "98.7% of qualified leads went from form.submitted to crm.assigned within 5 minutes "
         "this week; target 99%")
-    assert fx.plain_words(slas["activation-events-fresh"], 0.9995, "1d").startswith(
+    assert words.sentence(slas["activation-events-fresh"], 0.9995).startswith(
         "100% of minutes had a com.acme.product.activated event no older than 2 minutes in "
         "the last 24 hours")

@@ -8,6 +8,7 @@ import streamlit as st
 from app import auth, data
 from app import figures as fx
 from collectors.store import now_us
+from slas import words
 from slas.errors import DefinitionError
 
 PERIODS = {"24h": 1, "7d": 7, "30d": 30}
@@ -59,11 +60,10 @@ def worst_first(rows: pd.DataFrame) -> pd.DataFrame:
 
 def sentence(row: pd.Series) -> str:
     spec = specs.get(row["sla"])
-    window = fx.short_duration(int(row["window_s"]))
     if spec is None:
         return f"{row['sla']}: SLI {fx.fmt_percent(row['sli'])}; target " \
                f"{fx.fmt_percent(row['objective'])}"
-    return fx.plain_words(spec, row["sli"], window)
+    return words.sentence(spec, row["sli"])
 
 
 st.subheader("Teams")

@@ -28,6 +28,7 @@ from collectors.tables import (
     sla_results,
     sla_versions,
     source_status,
+    team_results,
 )
 from slas.alerts import latest_episodes
 from slas.definitions import Definitions, load_folder, load_texts
@@ -106,6 +107,21 @@ def _latest(url: str) -> pd.DataFrame:
 def latest_results() -> pd.DataFrame:
     """The newest stored result of every SLA (one row per SLA)."""
     return _latest(store_url())
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _latest_teams(url: str) -> pd.DataFrame:
+    t = team_results
+    newest = (select(t.c.team, func.max(t.c.evaluated_at_us).label("at"))
+              .group_by(t.c.team).subquery())
+    return _frame(url, select(t).join(newest, and_(t.c.team == newest.c.team,
+                                                   t.c.evaluated_at_us == newest.c.at))
+                  .order_by(t.c.team))
+
+
+def latest_teams() -> pd.DataFrame:
+    """The newest stored roll-up of every team (status, SLAs met, worst SLA, least budget)."""
+    return _latest_teams(store_url())
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -69,7 +69,9 @@ def fmt_elapsed(start_us: int | float | None, end_us: int | float | None) -> str
     return fmt_duration(max(float(end_us) - float(start_us), 0.0) / US)
 
 
-fmt_percent = words.percent  # the phrase book's, with a dash when there is no value
+def fmt_percent(value: float | None, digits: int = 2) -> str:
+    """The phrase book's percentage, with the dashboard's dash when there is no value."""
+    return words.percent(value, digits, missing="—")
 
 
 # --- figures ---

@@ -226,6 +226,22 @@ sla_results = Table(
     Index("ix_sla_results_at", "evaluated_at_us"),
 )
 
+team_results = Table(
+    "team_results",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("team", String, nullable=False),
+    Column("evaluated_at_us", BigInteger, nullable=False),
+    Column("status", String, nullable=False, doc="the team's worst SLA's status"),
+    Column("slas_ok", BigInteger, nullable=False, doc="SLAs meeting their objective"),
+    Column("slas_total", BigInteger, nullable=False),
+    Column("worst_sla", String),
+    Column("budget_remaining", Float, doc="the least budget left among its SLAs"),
+    UniqueConstraint("team", "evaluated_at_us", name="uq_team_results_team_at"),
+    Index("ix_team_results_at", "evaluated_at_us"),
+    comment="the engine's team roll-up of each evaluation (what the scorecards show)",
+)
+
 breaches = Table(
     "breaches",
     metadata,

@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert
 
 from collectors.schema import format_time
 from collectors.store import Store, now_us
-from collectors.tables import sla_results
+from collectors.tables import sla_results, team_results
 from slas import breaches, stages
 from slas.definitions import Definitions
 from slas.judge import Result, TeamStatus, judge, rollup
@@ -55,16 +55,25 @@ def evaluate(store: Store, definitions: Definitions, at_us: int, *, persist: boo
 
 
 def save(store: Store, definitions: Definitions, evaluation: Evaluation) -> None:
-    """Store each result as a point of its SLA's time series (replacing a re-evaluation)."""
+    """Store each result as a point of its SLA's time series, and each team's roll-up
+    (replacing a re-evaluation of the same T)."""
     computed = now_us()
     rows = [_row(result, definitions.sla(result.name).window, evaluation.at_us, computed)
             for result in evaluation.results]
+    teams = [{"team": t.team, "evaluated_at_us": evaluation.at_us, "status": t.status,
+              "slas_ok": t.slas_ok, "slas_total": t.slas_total, "worst_sla": t.worst_sla,
+              "budget_remaining": t.budget_remaining} for t in evaluation.teams]
     with store.engine.begin() as conn:
         conn.execute(delete(sla_results).where(
             sla_results.c.evaluated_at_us == evaluation.at_us,
             sla_results.c.sla.in_([r.name for r in evaluation.results])))
+        conn.execute(delete(team_results).where(
+            team_results.c.evaluated_at_us == evaluation.at_us,
+            team_results.c.team.in_([t.team for t in evaluation.teams])))
         if rows:
             conn.execute(insert(sla_results), rows)
+        if teams:
+            conn.execute(insert(team_results), teams)
 
 
 def _row(result: Result, window_s: int, at_us: int, computed_us: int) -> dict[str, Any]:

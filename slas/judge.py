@@ -6,6 +6,7 @@ floats are only what is shown.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -50,10 +51,15 @@ class Result:
 
 @dataclass(frozen=True)
 class TeamStatus:
+    """A team's roll-up: its worst SLA's status, how many of its SLAs meet their objective,
+    its worst SLA (by status, then least budget left) and the least budget left."""
+
     team: str
     status: str
     slas_ok: int
     slas_total: int
+    worst_sla: str | None = None
+    budget_remaining: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"team": self.team, "status": self.status, "slas_ok": self.slas_ok,
@@ -104,11 +110,19 @@ def rollup(teams: list[str], results: list[Result]) -> list[TeamStatus]:
     """Per team: the worst status of its SLAs and how many meet their objective."""
     out = []
     for team in teams:
-        mine = [r for r in results if r.team == team]
-        worst = min((STATUS_ORDER.index(r.status) for r in mine), default=4)
-        out.append(TeamStatus(team, STATUS_ORDER[worst], sum(map(meets_objective, mine)),
-                              len(mine)))
+        mine = worst_first([r for r in results if r.team == team])
+        budgets = [r.budget_remaining for r in mine if r.budget_remaining is not None]
+        out.append(TeamStatus(team, mine[0].status if mine else "no_data",
+                              sum(map(meets_objective, mine)), len(mine),
+                              mine[0].name if mine else None, min(budgets, default=None)))
     return out
+
+
+def worst_first(results: list[Result]) -> list[Result]:
+    """Results from the worst status down; within a status, least budget left first."""
+    return sorted(results, key=lambda r: (STATUS_ORDER.index(r.status),
+                                          math.inf if r.budget_remaining is None
+                                          else r.budget_remaining, r.name))
 
 
 def _float(value: Fraction | None) -> float | None:

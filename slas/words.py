@@ -13,13 +13,10 @@ WINDOW_WORDS = {7 * 86_400: "this week", 86_400: "in the last 24 hours",
                 30 * 86_400: "in the last 30 days"}
 DURATION_UNITS = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
 UNIT_NAMES = {"d": "day", "h": "hour", "m": "minute", "s": "second"}
-MISSING = "—"
-
-
-def percent(value: float | None, digits: int = 2) -> str:
-    """0.987 -> '98.7%'; a dash when there is no value (None or NaN)."""
+def percent(value: float | None, digits: int = 2, missing: str = "-") -> str:
+    """0.987 -> '98.7%'; `missing` when there is no value (None or NaN)."""
     if value is None or math.isnan(value):
-        return MISSING
+        return missing
     text = f"{value * 100:.{digits}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")

@@ -12,8 +12,6 @@ from slas import words
 from slas.errors import DefinitionError
 
 PERIODS = {"24h": 1, "7d": 7, "30d": 30}
-STATUS_ORDER = ["breached", "at_risk", "warning", "ok", "no_data"]
-MET = ("ok", "warning", "at_risk")
 
 auth.page_user(__file__)
 tz = st.session_state.get("tz", "UTC")
@@ -53,36 +51,36 @@ trend = data.trend(now - PERIODS[period] * 86400 * data.US, now)
 trend = trend[trend["sla"].isin(shown["sla"])]
 
 
-def worst_first(rows: pd.DataFrame) -> pd.DataFrame:
-    rank = rows["status"].map(STATUS_ORDER.index)
-    return rows.assign(rank=rank).sort_values(["rank", "budget_remaining"])
-
-
 def sentence(row: pd.Series) -> str:
-    spec = specs.get(row["sla"])
+    name = row["sla"] if "sla" in row else row.name
+    spec = specs.get(name)
     if spec is None:
-        return f"{row['sla']}: SLI {fx.fmt_percent(row['sli'])}; target " \
+        return f"{name}: SLI {fx.fmt_percent(row['sli'])}; target " \
                f"{fx.fmt_percent(row['objective'])}"
     return words.sentence(spec, row["sli"])
 
 
 st.subheader("Teams")
-team_rows = list(shown.groupby("team", sort=True))
+cards = data.latest_teams()  # the engine's roll-up, stored with each evaluation
+cards = cards[cards["team"].isin(shown["team"]) & (cards["slas_total"] > 0)]
+by_sla = shown.set_index("sla")
+team_rows = list(cards.itertuples())
 for start in range(0, len(team_rows), 4):
-    for column, (team, rows) in zip(st.columns(4), team_rows[start:start + 4], strict=False):
-        worst = worst_first(rows).iloc[0]
-        met = int(rows["status"].isin(MET).sum())
+    for column, card in zip(st.columns(4), team_rows[start:start + 4], strict=False):
         with column.container(border=True):
-            status = str(worst["status"])
-            st.markdown(f"**{team_names.get(team, team)}** "
-                        f":{fx.STATUS_BADGE[status]}-badge[{fx.STATUS_LABELS[status]}]")
+            st.markdown(f"**{team_names.get(card.team, card.team)}** "
+                        f":{fx.STATUS_BADGE[card.status]}-badge[{fx.STATUS_LABELS[card.status]}]")
             a, b = st.columns(2)
-            a.metric("SLAs met", f"{met} / {len(rows)}")
-            budget = rows["budget_remaining"].min()
-            b.metric("Budget left", "Spent" if budget < 0 else fx.fmt_percent(budget, 1),
+            a.metric("SLAs met", f"{card.slas_ok} / {card.slas_total}")
+            budget = card.budget_remaining
+            b.metric("Budget left", "Spent" if budget is not None and budget < 0
+                     else fx.fmt_percent(budget, 1),
                      help="The lowest remaining error budget among the team's SLAs "
                      f"({fx.fmt_percent(budget, 0)}).")
-            st.caption(f"Worst: **{worst['sla']}** — {sentence(worst)}")
+            if card.worst_sla in by_sla.index:
+                worst = by_sla.loc[card.worst_sla]
+                st.caption(f"Worst: **{card.worst_sla}** — "
+                           f"{sentence(worst.rename(card.worst_sla))}")
 
 st.subheader("Every SLA")
 sparks = trend.groupby("sla")["sli"].apply(lambda s: [float(v) for v in s.dropna()])

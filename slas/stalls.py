@@ -53,8 +53,10 @@ class StallReport:
 
 
 def find_stalls(store: Store, definitions: Definitions, journey: str, at_us: int,
-                window_s: int = DEFAULT_WINDOW_S, *, refresh: bool = True) -> StallReport:
-    """Every journey stalled at T, longest-waiting first, and the count per stage."""
+                window_s: int = DEFAULT_WINDOW_S, *, refresh: bool = True,
+                key: str | None = None) -> StallReport:
+    """Every journey stalled at T (or only the journey `key`), longest-waiting first, and
+    the count per stage."""
     if journey not in definitions.journeys:
         known = ", ".join(definitions.journeys) or "none"
         raise EvaluationError(f"unknown journey {journey!r}; defined journeys: {known}")
@@ -64,7 +66,7 @@ def find_stalls(store: Store, definitions: Definitions, journey: str, at_us: int
     names = [s.name for s in stages]
     waits = [definitions.stall_after(journey, i + 1) * US for i in range(len(stages) - 1)]
     with store.engine.connect() as conn:
-        rows = conn.execute(_query(journey, names, waits, at_us, window_s * US)).all()
+        rows = conn.execute(_query(journey, names, waits, at_us, window_s * US, key)).all()
     stalled = [Stall(key, names[last], last_at, names[last + 1], stages[last + 1].owner,
                      (at_us - last_at) / US, started) for key, last, last_at, started in rows]
     stalled.sort(key=lambda s: (-s.stalled_for_s, s.key))
@@ -84,14 +86,15 @@ def candidates(journey: str, final: str, at_us: int) -> Any:
     ).subquery("candidates")
 
 
-def _query(journey: str, names: list[str], waits: list[int], at_us: int, window_us: int):
+def _query(journey: str, names: list[str], waits: list[int], at_us: int, window_us: int,
+           key: str | None = None) -> Any:
     s = journey_stages
     index = case({name: i for i, name in enumerate(names)}, value=s.c.stage)
     keys = candidates(journey, names[-1], at_us)
     progress = (select(s.c.jkey, func.max(index).label("last"),
                        func.min(s.c.first_us).label("started"))
                 .where(s.c.journey == journey, s.c.jkey.in_(select(keys.c.jkey)),
-                       s.c.first_us <= at_us)
+                       s.c.first_us <= at_us, *([s.c.jkey == key] if key is not None else []))
                 .group_by(s.c.jkey)
                 .having(func.min(s.c.first_us) > at_us - window_us)
                 .subquery())

@@ -19,7 +19,7 @@ from collectors.tables import events, journey_stages, spans
 from slas import stages as stage_table
 from slas.definitions import Definitions
 from slas.errors import EvaluationError
-from slas.stalls import US, Stall
+from slas.stalls import Stall, find_stalls
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,14 @@ def lead_timeline(store: Store, definitions: Definitions, key: str, journey: str
         raise EvaluationError(f"no events for {key!r} in journey {name!r} up to "
                               f"{format_time(at)}; check the key ({spec.key})")
     _label(rows, spec.stages)
-    stage_times = [_stage_time(stage, rows) for stage in spec.stages]
-    stall = _stall(definitions, name, key, stage_times, at)
-    return Timeline(name, key, at, stage_times, rows, span_rows, stall)
+    with store.engine.connect() as conn:  # the stage table's first times, as of T
+        reached = dict(conn.execute(select(journey_stages.c.stage, journey_stages.c.first_us)
+                                    .where(journey_stages.c.journey == name,
+                                           journey_stages.c.jkey == key,
+                                           journey_stages.c.first_us <= at)).all())
+    stage_times = [_stage_time(stage, reached.get(stage.name), rows) for stage in spec.stages]
+    stalled = find_stalls(store, definitions, name, at, refresh=False, key=key).stalled
+    return Timeline(name, key, at, stage_times, rows, span_rows, stalled[0] if stalled else None)
 
 
 def _journey_of(store: Store, definitions: Definitions, key: str) -> str:
@@ -100,26 +105,10 @@ def _label(rows: list[dict[str, Any]], stages: Any) -> None:
         row["stage"], row["failed"] = roles.get(row["type"], (None, False))
 
 
-def _stage_time(stage: Any, rows: list[dict[str, Any]]) -> StageTime:
-    times = [row["time_us"] for row in rows if row["type"] in stage.on]
+def _stage_time(stage: Any, first_us: int | None, rows: list[dict[str, Any]]) -> StageTime:
+    attempts = sum(1 for row in rows if row["type"] in stage.on)
     failed = sum(1 for row in rows if row["type"] in stage.fails_on)
-    return StageTime(stage.name, stage.owner, min(times) if times else None, len(times),
-                     failed)
-
-
-def _stall(definitions: Definitions, journey: str, key: str, stage_times: list[StageTime],
-           at_us: int) -> Stall | None:
-    reached = [i for i, s in enumerate(stage_times) if s.first_us is not None]
-    if not reached or reached[-1] == len(stage_times) - 1:
-        return None
-    last = reached[-1]
-    last_at = stage_times[last].first_us
-    assert last_at is not None
-    if at_us - last_at <= definitions.stall_after(journey, last + 1) * US:
-        return None
-    following = stage_times[last + 1]
-    return Stall(key, stage_times[last].name, last_at, following.name, following.owner,
-                 (at_us - last_at) / US)
+    return StageTime(stage.name, stage.owner, first_us, attempts, failed)
 
 
 def _event_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -261,7 +261,7 @@ def stalls_frame(report: StallReport) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def _timeline(url: str, config: str, key: str, journey: str | None, at_us: int) -> Timeline:
-    return lead_timeline(_store(url), _definitions(config), key, journey, at_us)
+    return lead_timeline(_store(url), _definitions(config), key, journey, at_us, refresh=False)
 
 
 def timeline(key: str, journey: str | None, at_us: int) -> Timeline:

@@ -55,9 +55,12 @@ class Timeline:
 
 
 def lead_timeline(store: Store, definitions: Definitions, key: str, journey: str | None = None,
-                  at_us: int | None = None) -> Timeline:
+                  at_us: int | None = None, *, refresh: bool = True) -> Timeline:
+    """One journey's timeline at T; `refresh=False` reads the stage table as it is (the
+    dashboard's read path: the evaluator keeps it current)."""
     at = now_us() if at_us is None else at_us
-    stage_table.refresh(store, definitions)
+    if refresh:
+        stage_table.refresh(store, definitions)
     name = journey or _journey_of(store, definitions, key)
     if name not in definitions.journeys:
         raise EvaluationError(f"unknown journey {name!r}; defined journeys: "

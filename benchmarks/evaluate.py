@@ -8,6 +8,9 @@
    in a fresh process (peak RSS measured there), twice: cold and warm.
 4. Baseline: a naive pandas version (read the window's events, group by journey, compute the
    same SLIs and stalls) in a fresh process. Numbers must be identical; prints the speed-up.
+5. Second baseline: DuckDB computing the same SLA numbers from the same events, copied into it
+   first (only its SQL is timed: the fastest full recompute a data team would write).
+   --skip-pandas leaves the slow pandas baseline out.
 """
 
 from __future__ import annotations
@@ -86,6 +89,14 @@ def phase_pandas(url: str, at_us: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "rss_mb": _rss(), "numbers": numbers}
 
 
+def phase_duckdb(url: str, at_us: int) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from naive_duckdb import report
+
+    numbers, seconds = report(url, at_us)
+    return {"seconds": seconds, "rss_mb": _rss(), "numbers": numbers}
+
+
 def _numbers(evaluation: Any, stalls: Any) -> dict[str, Any]:
     out: dict[str, Any] = {r.name: [r.good, r.bad, _round(r.p50_s), _round(r.p95_s),
                                     _round(r.p99_s)] for r in evaluation.results}
@@ -112,13 +123,17 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--store", help="store URL (default: a new SQLite file)")
     parser.add_argument("--reuse", action="store_true", help="the store is already filled")
-    parser.add_argument("--phase", choices=["refresh", "baton", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("--skip-pandas", action="store_true",
+                        help="leave out the naive pandas baseline (slow, ~6 GB)")
+    parser.add_argument("--phase", choices=["refresh", "baton", "pandas", "duckdb"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--at", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         run = {"refresh": lambda: phase_refresh(args.store),
                "baton": lambda: phase_baton(args.store, args.at),
-               "pandas": lambda: phase_pandas(args.store, args.at)}[args.phase]
+               "pandas": lambda: phase_pandas(args.store, args.at),
+               "duckdb": lambda: phase_duckdb(args.store, args.at)}[args.phase]
         print(json.dumps(run()))
         return
     from collectors.schema import to_us
@@ -131,16 +146,25 @@ def main() -> None:
     print(f"stage table: {refresh['events']:,} events materialised in {refresh['seconds']:.1f} s"
           f" ({refresh['events'] / max(refresh['seconds'], 1e-9):,.0f} events/s)")
     baton = child("baton", url, at_us)
-    pandas = child("pandas", url, at_us)
     (cold_eval, cold_stalls), (warm_eval, warm_stalls) = baton["runs"]
     warm = warm_eval + warm_stalls
     print(f"baton  : SLAs {warm_eval:.3f} s + stalls {warm_stalls:.3f} s = {warm:.3f} s warm "
           f"({cold_eval + cold_stalls:.3f} s cold); peak RSS {baton['rss_mb']:.0f} MB")
-    print(f"pandas : {pandas['seconds']:.3f} s; peak RSS {pandas['rss_mb']:.0f} MB")
-    print(f"speed-up {pandas['seconds'] / warm:.1f}x (target >= 10x); identical numbers: "
-          f"{baton['numbers'] == pandas['numbers']}")
-    if baton["numbers"] != pandas["numbers"]:
-        print(json.dumps({"baton": baton["numbers"], "pandas": pandas["numbers"]}, indent=1))
+    duck = child("duckdb", url, at_us)
+    slas_only = {k: v for k, v in baton["numbers"].items() if k != "stalls"}
+    print(f"duckdb : {duck['seconds']:.3f} s (its SQL over the events, in memory); Baton's "
+          f"SLAs take {warm_eval / duck['seconds']:.2f}x of it; identical numbers: "
+          f"{slas_only == duck['numbers']}")
+    if slas_only != duck["numbers"]:
+        print(json.dumps({"baton": slas_only, "duckdb": duck["numbers"]}, indent=1))
+    if not args.skip_pandas:
+        pandas = child("pandas", url, at_us)
+        print(f"pandas : {pandas['seconds']:.3f} s; peak RSS {pandas['rss_mb']:.0f} MB")
+        print(f"speed-up {pandas['seconds'] / warm:.1f}x (target >= 10x); identical numbers: "
+              f"{baton['numbers'] == pandas['numbers']}")
+        if baton["numbers"] != pandas["numbers"]:
+            print(json.dumps({"baton": baton["numbers"], "pandas": pandas["numbers"]},
+                             indent=1))
     print(f"store: {url}")
 
 

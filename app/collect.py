@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,17 +94,19 @@ def run_collect(args: argparse.Namespace) -> int:
     return 1 if broken else code
 
 
-def build_all(store: Store, chosen: dict[str, Source], quiet_push: bool
-               ) -> tuple[dict[str, Collector], int]:
+def build_all(store: Store, chosen: dict[str, Source], quiet_push: bool,
+              report: Callable[[str, str], None] | None = None
+              ) -> tuple[dict[str, Collector], int]:
     """The collectors that could be built; a source that cannot (e.g. its token variable
-    is unset) is reported, recorded on the Sources page, and skipped."""
+    is unset) is reported (`report(source, message)`, default stderr), recorded on the
+    Sources page, and skipped."""
     collectors: dict[str, Collector] = {}
     broken = 0
     for name, source in chosen.items():
         try:
             collector = build_collector(store, name, source)
         except CollectorError as exc:
-            print(f"baton: {exc}", file=sys.stderr)
+            (report or _to_stderr)(name, str(exc))
             store.record_source(name, source.kind, WriteCounts(), error=str(exc))
             broken += 1
             continue
@@ -145,19 +148,22 @@ def _forever(store: Store, collectors: dict[str, Collector], sources: dict[str, 
 
 
 def start_collectors(store: Store, collectors: dict[str, Collector],
-                     sources: dict[str, Source], stop: threading.Event
+                     sources: dict[str, Source], stop: threading.Event,
+                     report: Callable[[str, str], None] | None = None
                      ) -> list[threading.Thread]:
-    """One thread per collector, polling until `stop` is set; errors go to stderr."""
-
-    def report(name: str, message: str) -> None:
-        print(f"baton: {message}", file=sys.stderr, flush=True)
-
+    """One thread per collector, polling until `stop` is set; errors go to
+    `report(source, message)` (default: stderr)."""
     threads = [threading.Thread(target=run_forever, name=f"collect-{name}", daemon=True,
-                                args=(store, c, stop, sources[name].poll, report))
+                                args=(store, c, stop, sources[name].poll,
+                                      report or _to_stderr))
                for name, c in collectors.items()]
     for thread in threads:
         thread.start()
     return threads
+
+
+def _to_stderr(_source: str, message: str) -> None:
+    print(f"baton: {message}", file=sys.stderr, flush=True)
 
 
 def run_receive(args: argparse.Namespace) -> int:

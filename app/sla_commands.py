@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.settings import settings_errors
 from collectors.errors import InvalidEvent, SourceConfigError
 from collectors.schema import format_time, parse_time
 from collectors.sources import load_sources
@@ -30,8 +31,9 @@ STATUS_WORDS = {"ok": "ok", "warning": "warning", "at_risk": "at risk",
 
 def add_validate(commands: Any) -> None:
     p = commands.add_parser("validate", help="check every configuration file",
-                            description="Check config/slas/*.yaml, sources.yaml and "
-                            "alerts.yaml; exit 1 with file:line: message for each error.")
+                            description="Check config/slas/*.yaml, sources.yaml, "
+                            "alerts.yaml and baton.yaml; exit 1 with file:line: message for "
+                            "each error.")
     p.set_defaults(run=run_validate)
 
 
@@ -59,6 +61,7 @@ def run_validate(args: argparse.Namespace) -> int:
         alerts = load_alerts(alerts_file, definitions)
     except DefinitionError as exc:
         errors += exc.errors
+    errors += settings_errors(args.config, definitions, alerts)  # config/baton.yaml
     if errors:
         for error in errors:
             print(error, file=sys.stderr)

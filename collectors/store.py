@@ -62,9 +62,10 @@ class Store:
             dialect=engine.dialect, column_keys=EVENT_COLUMNS))
 
     @classmethod
-    def open(cls, url: str = DEFAULT_URL, *, migrate: bool = True) -> Store:
-        """Open (and on first use create) the store at `url`; StoreUnavailable if it can't."""
-        engine = _create_engine(url)
+    def open(cls, url: str = DEFAULT_URL, *, migrate: bool = True, **pool: int) -> Store:
+        """Open (and on first use create) the store at `url`; StoreUnavailable if it can't.
+        `pool`: connection pool sizes (`pool_size`, `max_overflow`) for a long-lived service."""
+        engine = _create_engine(url, **pool)
         store = cls(engine)
         if migrate:
             store.migrate()
@@ -277,7 +278,7 @@ def _upsert(dialect: str, table: Any, values: dict[str, Any], keys: list[str]) -
     return stmt.on_conflict_do_update(index_elements=keys, set_=changes)
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, **pool: int) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -300,7 +301,7 @@ def _create_engine(url: str) -> Engine:
                 f"{exc.strerror}; pick a writable path with --store"
             ) from None
     try:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, **pool)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise StoreUnavailable(f"cannot open store {url!r}: {exc}") from None
     if engine.dialect.name == "sqlite":

@@ -346,3 +346,27 @@ leases = Table(
     Column("expires_us", BigInteger, nullable=False),
     comment="one process at a time does the work named (e.g. dispatching notifications)",
 )
+
+# --- the service (`baton serve`) ---
+
+evaluation_runs = Table(
+    "evaluation_runs",
+    metadata,
+    Column("evaluated_at_us", BigInteger, primary_key=True, doc="the evaluation's T"),
+    Column("started_us", BigInteger, nullable=False, doc="wall-clock time it started"),
+    Column("duration_s", Float, nullable=False, doc="refresh + every SLA + stalls, seconds"),
+    Column("slas", Integer, nullable=False),
+    Column("process", String, nullable=False, doc="host:pid of the evaluating process"),
+    comment="one row per scheduled evaluation of `baton serve` (what /metrics reports)",
+)
+
+stall_counts = Table(
+    "stall_counts",
+    metadata,
+    Column("evaluated_at_us", BigInteger, primary_key=True),
+    Column("journey", String, primary_key=True),
+    Column("stage", String, primary_key=True, doc="the last stage the journeys reached"),
+    Column("owner", String, nullable=False, doc="the team owing the next stage"),
+    Column("stalled", BigInteger, nullable=False),
+    comment="journeys stalled per stage at each scheduled evaluation (the evaluator's count)",
+)

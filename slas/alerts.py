@@ -34,6 +34,7 @@ from slas.definitions import Definitions
 from slas.rules import Firing, firing
 from slas.signals import gather
 from slas.silences import Silence, active_silences
+from slas.stalls import StallReport
 
 US = 1_000_000
 
@@ -51,11 +52,13 @@ class Decision:
 
 
 def decide(store: Store, definitions: Definitions, config: AlertsConfig | None, at_us: int,
-           *, now: int | None = None) -> Decision:
-    """Decide every alert's state at T from the stored evaluations; queue what changed."""
+           *, now: int | None = None, stalls: Mapping[str, StallReport] | None = None
+           ) -> Decision:
+    """Decide every alert's state at T from the stored evaluations; queue what changed.
+    `stalls`: the stall reports at T, when the caller has found them already."""
     wall = now_us() if now is None else now
     policy_failures = config.policy.failures if config is not None else 3
-    signals = gather(store, definitions, at_us, failures=policy_failures)
+    signals = gather(store, definitions, at_us, failures=policy_failures, reports=stalls)
     fired = {f.key: f for f in firing(definitions, config, signals)}
     with store.engine.begin() as conn:
         decided = conn.execute(select(func.max(alerts.c.evaluated_us))).scalar()

@@ -55,10 +55,12 @@ class Signals:
 
 
 def gather(store: Store, definitions: Definitions, at_us: int, *, failures: int,
-           stalls: bool = True) -> Signals:
-    """Everything the rules need at T (the stage table must be current: the evaluator's)."""
-    reports = {name: find_stalls(store, definitions, name, at_us, refresh=False)
-               for name in definitions.journeys} if stalls else {}
+           stalls: bool = True, reports: Mapping[str, StallReport] | None = None) -> Signals:
+    """Everything the rules need at T (the stage table must be current: the evaluator's).
+    `reports`: the stalls at T when the caller has already found them (`baton serve`)."""
+    if reports is None:
+        reports = {name: find_stalls(store, definitions, name, at_us, refresh=False)
+                   for name in definitions.journeys} if stalls else {}
     with store.engine.connect() as conn:
         results, evaluated = _results(conn, definitions, at_us)
         return Signals(at_us, results, evaluated, _open_breaches(conn, at_us), reports,

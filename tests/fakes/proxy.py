@@ -8,9 +8,11 @@ import threading
 
 
 class Proxy:
-    def __init__(self, target_port: int) -> None:
+    """Forwards 127.0.0.1:`port` (default: a free one) to 127.0.0.1:`target_port`."""
+
+    def __init__(self, target_port: int, port: int = 0) -> None:
         self.target = ("127.0.0.1", target_port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener = socket.create_server(("127.0.0.1", port))
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
@@ -53,5 +55,10 @@ class Proxy:
             sock.close()
 
     def close(self) -> None:
+        """Stop listening (the port is free again at once) and cut every connection."""
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread on Linux
+        except OSError:
+            pass
         self.listener.close()
         self.drop()

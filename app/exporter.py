@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import orjson
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, func, select
@@ -81,6 +82,9 @@ def sla_metrics(rows: Iterable[Mapping[str, Any]]) -> list[Metric]:
     window = gauge("baton_sla_window_seconds", "The SLA's window.")
     latency = gauge("baton_sla_latency_seconds", "Latency percentiles of the window's "
                     "journeys that reached `to` (latency SLAs).", ["quantile"])
+    spans = gauge("baton_sla_span_events", "Outcomes that became known within the last "
+                  "`window` (the burn-rate spans the alert rules read), by outcome.",
+                  ["window", "outcome"])
     for row in rows:
         labels = [row["sla"], row["team"], row["kind"]]
         _add(sli, labels, row["sli"])
@@ -95,7 +99,10 @@ def sla_metrics(rows: Iterable[Mapping[str, Any]]) -> list[Metric]:
         _add(window, labels, row["window_s"])
         for quantile, column in QUANTILES:
             _add(latency, labels + [quantile], row[column])
-    return [sli, objective, budget, burn, outcomes, status, window, latency]
+        for span, (good, bad) in orjson.loads(row["spans"] or "{}").items():
+            spans.add_metric(labels + [span, "good"], good)
+            spans.add_metric(labels + [span, "bad"], bad)
+    return [sli, objective, budget, burn, outcomes, status, window, latency, spans]
 
 
 def _add(family: GaugeMetricFamily, labels: list[str], value: float | None) -> None:

@@ -51,7 +51,6 @@ from collectors.tables import (
 )
 
 BATCH = 5000
-KEYS = 500  # journey keys per batch (each key has several derived rows)
 VACUUM_AFTER = 100_000  # rows deleted in a run after which PostgreSQL vacuums the tables
 
 
@@ -178,9 +177,11 @@ class _Runner:
                                                 shape=shape, keys=keys, cutoff=cutoff))
 
     def _old_keys(self, journey: str, stage: str, cutoff: int) -> Iterator[list[str]]:
-        """Keys that reached `stage` before the cut-off, KEYS at a time (by time, then key:
-        the stage index), resuming after the last one seen, kept or not."""
+        """Keys that reached `stage` before the cut-off, a tenth of a batch at a time (each
+        has several derived rows), by time then key (the stage index), resuming after the
+        last one seen, kept or not."""
         s = journey_stages
+        per_batch = max(1, self.batch // 10)
         after: tuple[int, str] | None = None
         while True:
             query = select(s.c.first_us, s.c.jkey).where(
@@ -189,7 +190,7 @@ class _Runner:
                 query = query.where(or_(s.c.first_us > after[0], and_(
                     s.c.first_us == after[0], s.c.jkey > after[1])))
             with self.store.engine.connect() as conn:
-                rows = conn.execute(query.order_by(s.c.first_us, s.c.jkey).limit(KEYS)).all()
+                rows = conn.execute(query.order_by(s.c.first_us, s.c.jkey).limit(per_batch)).all()
             if not rows:
                 return
             after = (rows[-1][0], rows[-1][1])

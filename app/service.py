@@ -229,17 +229,18 @@ class Service:
         return 0
 
     def _wait(self, deadline: float) -> list[str]:
-        """Wait for the evaluation and the threads until the deadline; what still runs."""
+        """Wait for the threads (they see `stop` within a poll) and the evaluation in
+        progress until the deadline; what still runs then."""
         running = []
+        for thread in self.threads:
+            thread.join(_left(deadline))
+            if thread.is_alive():
+                running.append(thread.name)
         if self.evaluator is not None:
             if self.evaluator.lock.acquire(timeout=_left(deadline)):
                 self.evaluator.lock.release()
             else:
                 running.append("the evaluation")
-        for thread in self.threads:
-            thread.join(_left(deadline))
-            if thread.is_alive():
-                running.append(thread.name)
         return running
 
 

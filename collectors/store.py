@@ -152,8 +152,10 @@ class Store:
         """Update a source's status row (Sources page): last success or last error, counts."""
         now = now_us()
         with self.engine.begin() as conn:
+            # several processes may collect from one source (a shared consumer group): the
+            # row is locked (PostgreSQL) and the counts are added in SQL (SQLite)
             found = conn.execute(select(source_status).where(
-                source_status.c.source == source)).mappings().first()
+                source_status.c.source == source).with_for_update()).mappings().first()
             row: dict[str, Any] = dict(found) if found is not None else {}
             values: dict[str, Any] = {"kind": kind, "last_attempt_us": now}
             if error is None:
@@ -164,7 +166,7 @@ class Store:
                 newest = max(newest_event_us, row.get("newest_event_us") or 0)
                 values.update(newest_event_us=newest, lag_s=(now - newest) / 1e6)
             for name in ("accepted", "duplicate", "rejected"):
-                values[name] = (row.get(name) or 0) + getattr(counts, name)
+                values[name] = (source_status.c[name] if row else 0) + getattr(counts, name)
             if not row:
                 conn.execute(insert(source_status).values(source=source, **values))
             else:

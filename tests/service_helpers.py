@@ -3,16 +3,19 @@ real process evaluating "now" sees it), a config folder, starting and scraping a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import requests
 from engine_helpers import CONFIG, MIN, load
 from peers import free_port
@@ -111,3 +114,53 @@ def evaluate_json(config: Path, store_url: str) -> dict[str, Any]:
                           timeout=120, check=True)
     result: dict[str, Any] = json.loads(done.stdout)
     return result
+
+
+class NatsStream:
+    """A fresh JetStream stream for one test (removed by `delete`), and its sources.yaml."""
+
+    def __init__(self) -> None:
+        self.tag = uuid.uuid4().hex[:10]
+        self.stream, self.subject = f"S{self.tag}", f"s{self.tag}"
+        self._js(lambda js: js.add_stream(name=self.stream, subjects=[f"{self.subject}.>"]))
+
+    def _js(self, action: Callable[[Any], Any]) -> Any:
+        import nats
+
+        async def run() -> Any:
+            client = await nats.connect("nats://127.0.0.1:4222")
+            try:
+                return await action(client.jetstream())
+            finally:
+                await client.close()
+        return asyncio.run(run())
+
+    def source_yaml(self, name: str = "bus", batch: int = 50, poll: float = 5) -> str:
+        return (f"  {name}:\n    kind: nats\n    stream: {self.stream}\n"
+                f"    subject: {self.subject}.>\n    durable: d{self.tag}\n    batch: {batch}\n"
+                f"    ack_wait: 60s\n    poll: {poll}\n")
+
+    def publish(self, bodies: list[bytes]) -> None:
+        async def send(js: Any) -> None:
+            acks = [await js.publish_async(f"{self.subject}.leads", body) for body in bodies]
+            await asyncio.gather(*acks)
+        self._js(send)
+
+    def consumer(self) -> Any:
+        """The durable consumer's state (num_pending, num_ack_pending, ...)."""
+        return self._js(lambda js: js.consumer_info(self.stream, f"d{self.tag}"))
+
+    def delete(self) -> None:
+        self._js(lambda js: js.delete_stream(self.stream))
+
+
+def bus_events(tag: str, count: int, start: int = 0) -> list[bytes]:
+    """`count` distinct CloudEvents as JSON (ids `tag-N`)."""
+    return [orjson.dumps({"specversion": "1.0", "id": f"{tag}-{n}", "source": "bus",
+                          "type": "lead.routed", "time": "2026-01-01T12:00:00Z",
+                          "correlationid": f"L-{n}"}) for n in range(start, start + count)]
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Every line of a `--log-format json` stream, parsed (fails on a line that is not)."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

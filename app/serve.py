@@ -24,6 +24,7 @@ from app.sla_commands import duration_option
 from collectors.errors import CollectorError
 from collectors.retention import JourneyShape, Pruned, prune
 from collectors.schema import format_time
+from collectors.statistics import refresh_statistics
 from collectors.store import Store, now_us
 from slas.alert_config import load_alerting
 from slas.alerts import decide
@@ -93,6 +94,20 @@ class Evaluator:
                 return
             self._report(evaluation, duration)
             self.alerts(evaluation.at_us, stalls)
+            self._statistics()  # for the next tick's refresh of the tables this one grew
+
+    def _statistics(self) -> None:
+        """Keep PostgreSQL's planner statistics current as the store grows (where
+        autovacuum is off or behind); a failure is a warning, the evaluation goes on."""
+        try:
+            analyzed = refresh_statistics(self.store)
+        except FAILURES as exc:
+            logs.warning("store.analyze_failed", f"could not refresh planner statistics: "
+                         f"{_first_line(exc)}", error=_first_line(exc))
+            return
+        if analyzed:
+            logs.info("store.analyzed", f"refreshed planner statistics of "
+                      f"{', '.join(analyzed)}", tables=analyzed)
 
     def _reload(self) -> None:
         """The newest definitions, or the last valid ones (with one line saying why)."""

@@ -59,8 +59,13 @@ def run_serve(args: argparse.Namespace) -> int:
     from app.service import Service
 
     logs.configure(args.log_format)
-    every = duration_option("--every", args.every, "30s or 1m")
-    return Service.from_args(args, every).run()
+    try:
+        every = duration_option("--every", args.every, "30s or 1m")
+        service = Service.from_args(args, every)
+    except (CollectorError, SlaError) as exc:  # in the chosen format, like every other line
+        logs.error("serve.failed", str(exc))
+        return 1
+    return service.run()
 
 
 class Evaluator:

@@ -38,13 +38,14 @@ from collectors.store import Store, WriteCounts
 STOP_BUDGET_S = 9.0  # SIGTERM to exit: within 10 s, whatever is running
 
 
-def pool_options(url: str, collectors: int, receiver: bool) -> dict[str, int]:
-    """PostgreSQL pool sizes for one process: a connection per collector thread, one each for
-    the evaluator, the dispatcher, retention and a scrape, and room for pushes in bursts.
+def pool_options(url: str, sources: int, receiver: bool) -> dict[str, int]:
+    """PostgreSQL pool sizes for one process: a connection per source (a collector thread at
+    most each), one each for the evaluator, the dispatcher, retention and a scrape, and room
+    for pushes in bursts.
     N processes open at most N x (pool_size + max_overflow) connections (docs/service.md)."""
     if make_url(url).get_backend_name() != "postgresql":
         return {}
-    return {"pool_size": collectors + 4, "max_overflow": 8 if receiver else 2}
+    return {"pool_size": sources + 4, "max_overflow": 8 if receiver else 2}
 
 
 class _Counted:
@@ -98,9 +99,8 @@ class Service:
         if args.only != "evaluator" and sources_file(args).exists():
             sources = load_sources(sources_file(args))
         receiver = listen is not None and args.only != "evaluator" and _has_push(sources)
-        pulling = 0 if sources is None else len(sources.sources)
-        store = Store.open(args.store, migrate=True,
-                           **pool_options(args.store, pulling, receiver))
+        count = 0 if sources is None else len(sources.sources)
+        store = Store.open(args.store, migrate=True, **pool_options(args.store, count, receiver))
         service = cls(store, every_s, sources=sources)
         if args.only != "collectors":
             service.evaluator = Evaluator(store, args.config, float(every_s))

@@ -8,9 +8,10 @@
 
 Information goes to stdout, warnings and errors to stderr (each looked up when written, so
 a test capturing either sees it). Lines carry names, counts and durations, never payloads;
-e-mail addresses, bearer tokens and credentials in URLs are masked in every line, whatever
-wrote them (an error text from a library may quote one). The libraries' own warnings
-(uvicorn, APScheduler) come out in the same format.
+whatever wrote them (an error text from a library may quote anything), every line is masked:
+personal data as `collectors.privacy` masks it (e-mail addresses, personal `key: value`
+pairs), and bearer tokens, credentials in URLs and secret-looking query values here. The
+libraries' own warnings (uvicorn, APScheduler) come out in the same format.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from typing import Any
 
 import orjson
 
+from collectors.privacy import mask_text
+
 LOGGER = logging.getLogger("baton")
 FORMATS = ("text", "json")
 LIBRARIES = ("uvicorn", "uvicorn.error", "apscheduler")
 
-_MASKS = (
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+_SECRETS = (
     (re.compile(r"(?i)\b(bearer|basic|token)\s+[\w.~+/=-]+"), r"\1 <redacted>"),
     (re.compile(r"(\w+://)[^/\s:@]+:[^/\s@]+@"), r"\1<redacted>@"),
     (re.compile(r"(?i)([?&](?:token|key|secret|password|signature|sig|code)=)[^&\s]+"),
@@ -37,10 +39,10 @@ _MASKS = (
 
 
 def mask(text: str) -> str:
-    """The text with e-mail addresses, tokens and URL credentials replaced."""
-    for pattern, replacement in _MASKS:
+    """The text with personal data, tokens and URL credentials replaced."""
+    for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
-    return text
+    return mask_text(text)
 
 
 class _Streams(logging.Handler):

@@ -31,7 +31,7 @@ from slas.alerts import decide
 from slas.dispatch import Dispatcher, Lease, dispatcher_lease
 from slas.engine import Evaluation, evaluate
 from slas.errors import DefinitionError, SlaError
-from slas.population import journey_slas
+from slas.population import live_keys
 from slas.rules import spans_for
 from slas.runs import Run, record_run
 from slas.stalls import StallReport, find_stalls
@@ -203,10 +203,11 @@ class Evaluator:
         return pruned
 
     def journey_shapes(self) -> dict[str, JourneyShape]:
-        """Each journey's stages and the SLAs whose population rows it owns."""
-        slas = journey_slas(self.definitions)
+        """Each journey's stages and the keys of the SLA populations drawn from it."""
+        populations = live_keys(self.definitions)
         return {name: JourneyShape(tuple(s.name for s in journey.stages),
-                                   tuple(sla.name for sla in slas if sla.journey == name))
+                                   tuple(key for key, sla in populations.items()
+                                         if sla.journey == name))
                 for name, journey in self.definitions.journeys.items()}
 
     def _settings(self) -> Settings:

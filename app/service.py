@@ -35,6 +35,7 @@ from collectors.runner import Collector, Poll
 from collectors.sources import PUSH_KINDS, SourcesConfig
 from collectors.store import Store, WriteCounts
 
+OUTCOMES = ("accepted", "duplicate", "rejected", "skipped")  # a record is one of them
 STOP_BUDGET_S = 9.0  # SIGTERM to exit: within 10 s, whatever is running
 
 
@@ -198,10 +199,10 @@ class Service:
         for name, collector in self.collectors.items():
             counts = collector.take()
             if counts != WriteCounts():
-                logs.info("collected", f"{name}: accepted {counts.accepted}, duplicate "
-                          f"{counts.duplicate}, rejected {counts.rejected}", source=name,
-                          counts={"accepted": counts.accepted, "duplicate": counts.duplicate,
-                                  "rejected": counts.rejected})
+                by_outcome = {outcome: getattr(counts, outcome) for outcome in OUTCOMES}
+                logs.info("collected", f"{name}: " + ", ".join(
+                    f"{outcome} {n}" for outcome, n in by_outcome.items()), source=name,
+                    counts=by_outcome)
 
     # --- stopping ---
 

@@ -7,9 +7,9 @@ What goes, exactly (a row exactly at its cut-off stays):
 - `events` whose time is before `events_us`, and `spans` that started before it;
 - the derived journey tables, per journey: a journey whose every stage time and attribute time
   is before `events_us` loses its rows in `journey_stages`, `journey_attrs`, `journey_open`
-  and the populations of its SLAs (`journeys` names them). A journey straddling the cut-off
-  keeps its derived rows, so an evaluation whose window lies after the cut-off counts exactly
-  what it counted before pruning;
+  and the SLA populations drawn from it (`journeys` names their keys). A journey straddling
+  the cut-off keeps its derived rows, so an evaluation whose window lies after the cut-off
+  counts exactly what it counted before pruning;
 - `rejects` received before `rejects_us`;
 - `sla_results`, `evaluation_runs` and `stall_counts` evaluated before `results_us`;
 - `notifications` sent or failed, written before `notifications_us` (pending ones stay).
@@ -66,10 +66,10 @@ class Cutoffs:
 
 @dataclass(frozen=True)
 class JourneyShape:
-    """A journey's stages and the SLAs measured on it (whose population rows it owns)."""
+    """A journey's stages and the keys of the SLA populations drawn from it."""
 
     stages: tuple[str, ...]
-    slas: tuple[str, ...] = ()
+    populations: tuple[str, ...] = ()
 
 
 @dataclass
@@ -213,8 +213,8 @@ def _drop_journeys(conn: Connection, *, journey: str, shape: JourneyShape,
     for table in (journey_stages, journey_attrs, journey_open):
         conn.execute(delete(table).where(table.c.journey == journey, table.c.jkey.in_(gone)))
     p = sla_population
-    for sla in shape.slas:
-        conn.execute(delete(p).where(p.c.sla == sla, p.c.jkey.in_(gone)))
+    for key in shape.populations:
+        conn.execute(delete(p).where(p.c.pkey == key, p.c.jkey.in_(gone)))
     return len(gone)
 
 

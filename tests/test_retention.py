@@ -29,6 +29,7 @@ from collectors.tables import (
 )
 from slas.dispatch import Lease
 from slas.engine import evaluate
+from slas.population import live_keys
 from slas.runs import Run, record_run
 from slas.stalls import find_stalls
 
@@ -36,8 +37,7 @@ DEFS = definitions()
 DAY = 24 * 60  # minutes
 CUT = 10 * DAY  # the events' cut-off, in minutes after T0
 T = CUT + 8 * DAY  # a live evaluation: its windows and the 7-day stalls view lie after CUT
-SHAPES = {"lead": JourneyShape(("submitted", "routed", "assigned"),
-                               ("fast", "fast-hot", "fast-region", "complete"))}
+SHAPES = {"lead": JourneyShape(("submitted", "routed", "assigned"), tuple(live_keys(DEFS)))}
 
 
 def at(minute: float) -> int:

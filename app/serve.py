@@ -206,8 +206,8 @@ class Evaluator:
         """Each journey's stages and the keys of the SLA populations drawn from it."""
         populations = live_keys(self.definitions)
         return {name: JourneyShape(tuple(s.name for s in journey.stages),
-                                   tuple(key for key, sla in populations.items()
-                                         if sla.journey == name))
+                                   tuple(key for key, slas in populations.items()
+                                         if slas[0].journey == name))
                 for name, journey in self.definitions.journeys.items()}
 
     def _settings(self) -> Settings:

@@ -18,9 +18,9 @@ stalls view) so pruning never changes a number of a live evaluation.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError, WithJsonSchema
 
 from collectors.retention import Cutoffs
 from collectors.yamlfile import Lines, YamlSyntaxError, load_yaml, pydantic_errors
@@ -30,7 +30,6 @@ from slas.errors import DefinitionError
 from slas.rules import spans_for
 from slas.spec import (
     VERSION,
-    Duration,
     Frozen,
     format_duration,
     parse_duration,
@@ -42,15 +41,26 @@ DAY = 86400
 LIMITS = ("threshold", "within", "max_age")  # how long after `from` an outcome settles
 
 
+LONGEST_KEPT = 3650 * DAY  # ten years: results and notifications are kept for audits
+
+
+def _kept(value: Any) -> int:
+    return parse_duration(value, 60, LONGEST_KEPT)
+
+
+Kept = Annotated[int, BeforeValidator(_kept), WithJsonSchema(
+    {"type": "string", "pattern": r"^[0-9]+[smhd]$", "examples": ["35d", "400d"]})]
+
+
 class Retention(Frozen):
     """How long the store keeps each kind of row (older rows are deleted by `baton serve`)."""
 
-    events: Duration = Field(default=35 * DAY, description="Raw events and spans; journeys whose "
+    events: Kept = Field(default=35 * DAY, description="Raw events and spans; journeys whose "
                              "every stage and attribute is older go with them.")
-    rejects: Duration = Field(default=35 * DAY, description="Rejected records, with raw payload.")
-    results: Duration = Field(default=400 * DAY, description="Stored evaluations: the SLA time "
+    rejects: Kept = Field(default=35 * DAY, description="Rejected records, with raw payload.")
+    results: Kept = Field(default=400 * DAY, description="Stored evaluations: the SLA time "
                               "series, with each run's duration and stall counts.")
-    notifications: Duration = Field(default=400 * DAY,
+    notifications: Kept = Field(default=400 * DAY,
                                     description="Sent and failed notifications.")
 
     def cutoffs(self, now_us: int) -> Cutoffs:
@@ -129,7 +139,7 @@ def _events_retention(data: dict[str, Any]) -> int | None:
     if written is None:
         return Retention().events
     try:
-        return parse_duration(written)
+        return _kept(written)
     except ValueError:
         return None
 

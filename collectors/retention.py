@@ -11,7 +11,8 @@ What goes, exactly (a row exactly at its cut-off stays):
   the cut-off keeps its derived rows, so an evaluation whose window lies after the cut-off
   counts exactly what it counted before pruning;
 - `rejects` received before `rejects_us`;
-- `sla_results`, `evaluation_runs` and `stall_counts` evaluated before `results_us`;
+- `sla_results`, `team_results`, `evaluation_runs` and `stall_counts` evaluated before
+  `results_us`;
 - `notifications` sent or failed, written before `notifications_us` (pending ones stay).
 Breaches, alert episodes and silences are history and are never deleted.
 
@@ -48,6 +49,7 @@ from collectors.tables import (
     sla_results,
     spans,
     stall_counts,
+    team_results,
 )
 
 BATCH = 5000
@@ -104,8 +106,8 @@ def prune(store: Store, cutoffs: Cutoffs, journeys: Mapping[str, JourneyShape] |
     runner.by_range(spans, spans.c.start_us < cutoffs.events_us, spans.c.id)
     runner.by_group(rejects, rejects.c.source, rejects.c.received_us, rejects.c.id,
                     cutoffs.rejects_us)
-    runner.by_range(sla_results, sla_results.c.evaluated_at_us < cutoffs.results_us,
-                    sla_results.c.id)
+    for results in (sla_results, team_results):
+        runner.by_range(results, results.c.evaluated_at_us < cutoffs.results_us, results.c.id)
     for table in (stall_counts, evaluation_runs):
         runner.by_key(table, table.c.evaluated_at_us, cutoffs.results_us)
     runner.by_range(notifications, and_(notifications.c.state.in_(("sent", "failed")),
@@ -114,7 +116,8 @@ def prune(store: Store, cutoffs: Cutoffs, journeys: Mapping[str, JourneyShape] |
     runner.pruned.seconds = time.monotonic() - started
     if runner.pruned.total >= VACUUM_AFTER:
         analyze(store, [t for t in (events, spans, rejects, journey_stages, journey_attrs,
-                                    journey_open, sla_population, sla_results, notifications)
+                                    journey_open, sla_population, sla_results, team_results,
+                                    notifications)
                         if runner.pruned.rows.get(t.name)], vacuum=True)
     return runner.pruned
 

@@ -26,6 +26,7 @@ from collectors.tables import (
     sla_results,
     spans,
     stall_counts,
+    team_results,
 )
 from slas.dispatch import Lease
 from slas.engine import evaluate
@@ -129,7 +130,7 @@ def test_retention_deletes_exactly_what_is_older_than_the_cutoffs_and_live_numbe
     assert "old-stuck" not in keys(store, journey_open) and "edge" in keys(store, journey_open)
     assert pruned.rows["journeys"] == 3
     assert column(store, rejects, "received_us") == [rejects_cut, rejects_cut + 5]
-    for table in (sla_results, evaluation_runs, stall_counts):
+    for table in (sla_results, team_results, evaluation_runs, stall_counts):
         assert set(column(store, table, "evaluated_at_us")) == {results_cut}
     with store.engine.connect() as conn:
         left = sorted((row.state, row.created_us) for row in conn.execute(

@@ -35,9 +35,10 @@ def test_the_example_config_is_valid_and_states_the_defaults() -> None:
 
 
 def test_given_durations_override_the_defaults_and_the_model_is_frozen() -> None:
-    settings = parse_settings("version: baton/v1\nretention:\n  events: 90d\n  rejects: 12h\n",
-                              "baton.yaml")
+    settings = parse_settings("version: baton/v1\nretention:\n  events: 90d\n  rejects: 12h\n"
+                              "  notifications: 3650d\n", "baton.yaml")
     assert settings.retention.events == 90 * DAY and settings.retention.rejects == 12 * 3600
+    assert settings.retention.notifications == 3650 * DAY  # longer than an SLA window may be
     assert settings.retention.results == 400 * DAY
     with pytest.raises(ValidationError):
         settings.retention.events = 1  # type: ignore[misc]
@@ -48,8 +49,7 @@ def test_given_durations_override_the_defaults_and_the_model_is_frozen() -> None
      ["baton.yaml:3: retention.events: a duration is a whole number and a unit: 30s, 5m, 2h "
       "or 7d (got 'forever')"]),
     ("version: baton/v1\nretention:\n  rejects: 0d\n  result: 400d\n",
-     ["baton.yaml:3: retention.rejects: a duration is a whole number and a unit: 30s, 5m, "
-      "2h or 7d (got '0d')",
+     ["baton.yaml:3: retention.rejects: a duration here is from 1m to 3650d (got '0d')",
       "baton.yaml:4: retention.result: unknown field; check its spelling against the "
       "reference (got '400d')"]),
     ("version: baton/v2\nretention: {}\n",
